@@ -1,0 +1,25 @@
+// Package engine is LSMStore's storage engine: buckets, objects and multipart
+// uploads kept in append-only segment files, with a Pebble key index.
+//
+// It owns the on-disk layout (segments of checksummed block and record
+// frames, block-index files of sealed segments, the layout marker), group
+// commit, crash recovery, garbage accounting and the read path that serves
+// byte ranges block by block through the block cache. It knows nothing of
+// HTTP; every file it touches goes through a pebble vfs.FS so that tests can
+// hand it crash-simulating and fault-injecting filesystems.
+//
+// Write path: a body is cut into fixed logical blocks (Options.BlockSize);
+// each block becomes a block frame (CRC32C, zstd when that saves at least an
+// eighth) appended to the open segment in runs of up to ChunkBlocks blocks, so
+// concurrent writers interleave without holding a lock for a whole body. The
+// mutation itself (put, delete, part, complete, ...) is then appended as a
+// record frame. The group committer fdatasyncs every dirty segment once for
+// all waiting writers, then applies their records in log order to one Pebble
+// batch that also stores the applied log position. Recovery replays records
+// past that position through the same apply code, so a Pebble batch need not
+// be synced on its own: the segment fsync makes a write durable.
+//
+// Read path: a Pebble lookup yields the object's extents; a byte range maps
+// to block numbers by arithmetic; each block comes from the cache or from one
+// positioned read located by the segment's block index, verified by CRC32C.
+package engine

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/lsmstore/lsmstore/cache"
+)
+
+// SegmentMetrics describes one segment.
+type SegmentMetrics struct {
+	ID      uint64
+	Sealed  bool
+	Size    int64 // bytes in one replica
+	Live    int64
+	Garbage int64
+}
+
+// Metrics is a snapshot of the store's state and counters.
+type Metrics struct {
+	Objects      int64
+	LogicalBytes int64
+	// DiskBytes is the bytes of every segment replica plus the index.
+	DiskBytes  int64
+	IndexBytes int64
+	Drives     int
+	Replicas   int
+	Segments   []SegmentMetrics
+	LiveBytes  int64
+	Garbage    int64
+	Cache      cache.Metrics
+	// DiskReads and DiskBytesRead count segment reads made for object data.
+	DiskReads     int64
+	DiskBytesRead int64
+	Fsyncs        int64
+	GroupCommits  int64
+	// GroupOps is the operations applied by group commits (÷ GroupCommits:
+	// the mean batch size).
+	GroupOps int64
+	Gets     int64
+	Puts     int64
+}
+
+// Metrics returns a snapshot.
+func (s *Store) Metrics() Metrics {
+	m := Metrics{
+		Drives:        len(s.opts.Dirs),
+		Replicas:      s.layout.Replicas,
+		Cache:         s.cache.Metrics(),
+		DiskReads:     s.counters.diskReads.Load(),
+		DiskBytesRead: s.counters.diskBytesRead.Load(),
+		Fsyncs:        s.counters.fsyncs.Load(),
+		GroupCommits:  s.counters.groupCommits.Load(),
+		GroupOps:      s.counters.groupOps.Load(),
+		Gets:          s.counters.gets.Load(),
+		Puts:          s.counters.puts.Load(),
+	}
+	s.segMu.RLock()
+	m.Objects, m.LogicalBytes = s.st.objects, s.st.logicalBytes
+	for id, sg := range s.segs {
+		size := sg.size.Load()
+		if sg.sealed.Load() {
+			size = sg.sealedSize.Load()
+		}
+		live := s.live[id]
+		sm := SegmentMetrics{ID: id, Sealed: sg.sealed.Load(), Size: size, Live: live, Garbage: size - live}
+		m.Segments = append(m.Segments, sm)
+		m.LiveBytes += live
+		m.Garbage += sm.Garbage
+		m.DiskBytes += size * int64(len(sg.files))
+	}
+	s.segMu.RUnlock()
+	sort.Slice(m.Segments, func(i, j int) bool { return m.Segments[i].ID < m.Segments[j].ID })
+	if !s.closed.Load() {
+		m.IndexBytes = int64(s.db.Metrics().DiskSpaceUsage())
+	}
+	m.DiskBytes += m.IndexBytes
+	return m
+}
+
+// String renders the snapshot as a table.
+func (m Metrics) String() string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(w, "objects\tlogical\ton disk\tindex\tlive\tgarbage\tdrives\treplicas\t\n")
+	fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", m.Objects, m.LogicalBytes, m.DiskBytes, m.IndexBytes, m.LiveBytes, m.Garbage, m.Drives, m.Replicas)
+	fmt.Fprintf(w, "\t\t\t\t\t\t\t\t\n")
+	fmt.Fprintf(w, "segment\tsealed\tsize\tlive\tgarbage\t\t\t\t\n")
+	for _, sg := range m.Segments {
+		fmt.Fprintf(w, "%016x\t%v\t%d\t%d\t%d\t\t\t\t\n", sg.ID, sg.Sealed, sg.Size, sg.Live, sg.Garbage)
+	}
+	fmt.Fprintf(w, "\t\t\t\t\t\t\t\t\n")
+	fmt.Fprintf(w, "cache hits\tmisses\tevictions\tbytes\tdisk reads\tbytes read\tfsyncs\tcommits\t\n")
+	fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", m.Cache.Hits, m.Cache.Misses, m.Cache.Evictions, m.Cache.Bytes, m.DiskReads, m.DiskBytesRead, m.Fsyncs, m.GroupCommits)
+	w.Flush()
+	return b.String()
+}

@@ -1,0 +1,271 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/lsmstore/lsmstore/cache"
+)
+
+func (s *Store) getValue(key []byte) ([]byte, bool, error) {
+	if s.closed.Load() {
+		return nil, false, ErrClosed
+	}
+	v, closer, err := s.db.Get(key)
+	if err == pebble.ErrNotFound {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := bytes.Clone(v)
+	closer.Close()
+	return out, true, nil
+}
+
+// lookup returns the index entry of an object.
+func (s *Store) lookup(bucket, key string) (*entry, error) {
+	v, ok, err := s.getValue(objectKey(bucket, key))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if exists, err := s.BucketExists(bucket); err != nil {
+			return nil, err
+		} else if !exists {
+			return nil, ErrNoSuchBucket
+		}
+		return nil, ErrNoSuchKey
+	}
+	en, err := decodeEntry(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: index entry of %s/%s", ErrCorrupt, bucket, key)
+	}
+	return en, nil
+}
+
+// BucketExists reports whether a bucket exists.
+func (s *Store) BucketExists(name string) (bool, error) {
+	if err := checkBucket(name); err != nil {
+		return false, err
+	}
+	_, ok, err := s.getValue(bucketKey(name))
+	return ok, err
+}
+
+// ListBuckets returns every bucket in name order.
+func (s *Store) ListBuckets() ([]BucketInfo, error) {
+	var out []BucketInfo
+	err := s.scanPrefix([]byte{pfxBucket}, func(k, v []byte) error {
+		d := dec{b: v}
+		t := d.varint()
+		if err := d.done(); err != nil {
+			return fmt.Errorf("%w: bucket entry", ErrCorrupt)
+		}
+		out = append(out, BucketInfo{Name: string(k[1:]), Created: time.Unix(0, t).UTC()})
+		return nil
+	})
+	return out, err
+}
+
+// Head returns an object's metadata.
+func (s *Store) Head(bucket, key string) (ObjectInfo, error) {
+	if err := checkObject(bucket, key); err != nil {
+		return ObjectInfo{}, err
+	}
+	en, err := s.lookup(bucket, key)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	return en.info(bucket, key), nil
+}
+
+// Object is an open object: a snapshot of its index entry with its segments
+// pinned, so its bytes stay readable until Close whatever happens to the
+// key meanwhile.
+type Object struct {
+	s      *Store
+	info   ObjectInfo
+	en     *entry
+	starts []int64 // logical offset of each extent
+	segs   []*segment
+}
+
+// Open looks up an object for reading. Close it when done.
+func (s *Store) Open(bucket, key string) (*Object, error) {
+	if err := checkObject(bucket, key); err != nil {
+		return nil, err
+	}
+	en, err := s.lookup(bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	o := &Object{s: s, info: en.info(bucket, key), en: en}
+	var off int64
+	for _, x := range en.extents {
+		o.starts = append(o.starts, off)
+		off += x.size
+	}
+	s.segMu.RLock()
+	en.allRuns(func(r run) {
+		sg := s.segs[r.seg]
+		if sg != nil && (len(o.segs) == 0 || o.segs[len(o.segs)-1] != sg) {
+			sg.refs.Add(1)
+			o.segs = append(o.segs, sg)
+		}
+	})
+	s.segMu.RUnlock()
+	return o, nil
+}
+
+// Info returns the object's metadata.
+func (o *Object) Info() ObjectInfo { return o.info }
+
+// Close releases the object's segments.
+func (o *Object) Close() {
+	for _, sg := range o.segs {
+		sg.refs.Add(-1)
+	}
+	o.segs = nil
+}
+
+// WriteRange writes n bytes from offset off to w, block by block. A cached
+// block is written straight from the cache, without a copy.
+func (o *Object) WriteRange(w io.Writer, off, n int64) (int64, error) {
+	if off < 0 || n < 0 || off > o.en.size || n > o.en.size-off {
+		return 0, fmt.Errorf("%w: %d+%d of %d", ErrInvalidRange, off, n, o.en.size)
+	}
+	if o.en.hasInline {
+		m, err := w.Write(o.en.inline[off : off+n])
+		return int64(m), err
+	}
+	var written int64
+	bs := int64(o.s.opts.BlockSize)
+	i := sort.Search(len(o.starts), func(i int) bool { return o.starts[i] > off }) - 1
+	for n > 0 {
+		if i < 0 || i >= len(o.en.extents) {
+			return written, fmt.Errorf("%w: offset %d outside extents", ErrCorrupt, off)
+		}
+		x := o.en.extents[i]
+		local := off - o.starts[i]
+		if local >= x.size {
+			i++
+			continue
+		}
+		seg, num, ok := locate(x.runs, uint32(local/bs))
+		if !ok {
+			return written, fmt.Errorf("%w: block %d missing from extent", ErrCorrupt, local/bs)
+		}
+		data, err := o.s.readBlock(seg, num)
+		if err != nil {
+			return written, err
+		}
+		within := local % bs
+		if within >= int64(len(data)) {
+			return written, fmt.Errorf("%w: short block", ErrCorrupt)
+		}
+		chunk := data[within:min(int64(len(data)), within+n, x.size-local+within)]
+		m, err := w.Write(chunk)
+		written += int64(m)
+		if err != nil {
+			return written, err
+		}
+		off += int64(m)
+		n -= int64(m)
+	}
+	return written, nil
+}
+
+// locate maps block b of an extent to its segment and block number.
+func locate(runs []run, b uint32) (uint64, uint32, bool) {
+	for _, r := range runs {
+		if b < r.count {
+			return r.seg, r.first + b, true
+		}
+		b -= r.count
+	}
+	return 0, 0, false
+}
+
+// readBlock returns the decoded block num of segment id: from the cache, or
+// with one positioned read verified by CRC32C.
+func (s *Store) readBlock(id uint64, num uint32) ([]byte, error) {
+	k := cache.Key{Segment: id, Block: num}
+	if b, ok := s.cache.Get(k); ok {
+		return b, nil
+	}
+	s.segMu.RLock()
+	sg := s.segs[id]
+	s.segMu.RUnlock()
+	if sg == nil {
+		return nil, fmt.Errorf("%w: segment %016x", errNoSegment, id)
+	}
+	e, ok := sg.entry(num)
+	if !ok {
+		return nil, fmt.Errorf("%w: block %d beyond segment %016x", ErrCorrupt, num, id)
+	}
+	if e.logLen > uint32(s.opts.BlockSize) || e.physLen > uint32(2*s.opts.BlockSize) {
+		return nil, fmt.Errorf("%w: block %d of segment %016x has impossible sizes", ErrCorrupt, num, id)
+	}
+	buf := make([]byte, e.physLen)
+	reads, err := sg.readVerified(buf, e)
+	s.counters.diskReads.Add(int64(reads))
+	s.counters.diskBytesRead.Add(int64(reads) * int64(e.physLen))
+	if err != nil {
+		return nil, err
+	}
+	data := buf
+	if e.flags&flagZstd != 0 {
+		data, err = s.zdec.DecodeAll(buf, make([]byte, 0, e.logLen))
+		if err != nil {
+			return nil, fmt.Errorf("%w: block %d of segment %016x: %v", ErrCorrupt, num, id, err)
+		}
+	}
+	if len(data) != int(e.logLen) {
+		return nil, fmt.Errorf("%w: block %d of segment %016x decodes to %d bytes, want %d", ErrCorrupt, num, id, len(data), e.logLen)
+	}
+	s.cache.Set(k, data)
+	return data, nil
+}
+
+// Get writes n bytes of bucket/key from offset off to w (n < 0: to the end).
+func (s *Store) Get(bucket, key string, off, n int64, w io.Writer) (ObjectInfo, error) {
+	o, err := s.Open(bucket, key)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	defer o.Close()
+	if n < 0 {
+		n = o.info.Size - off
+	}
+	s.counters.gets.Add(1)
+	_, err = o.WriteRange(w, off, n)
+	return o.info, err
+}
+
+// upload returns an upload's index value.
+func (s *Store) upload(bucket, key, id string) (*uploadValue, error) {
+	v, ok, err := s.getValue(uploadKey(bucket, key, id))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if exists, err := s.BucketExists(bucket); err != nil {
+			return nil, err
+		} else if !exists {
+			return nil, ErrNoSuchBucket
+		}
+		return nil, ErrNoSuchUpload
+	}
+	u, err := decodeUpload(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: upload entry", ErrCorrupt)
+	}
+	return u, nil
+}
+

@@ -1,0 +1,143 @@
+package engine
+
+// A run is a contiguous range of blocks in one segment. phys is the bytes
+// those blocks occupy on disk (frame headers included): the live bytes the
+// run holds in its segment.
+type run struct {
+	seg          uint64
+	first, count uint32
+	phys         int64
+}
+
+// An extent is one part of an object's body: size bytes stored as blocks
+// numbered from the extent's start, in runs. A single-PUT object has one
+// extent; a multipart object one per part.
+type extent struct {
+	size int64
+	runs []run
+}
+
+func encodeRuns(e *enc, runs []run) {
+	e.uvarint(uint64(len(runs)))
+	for _, r := range runs {
+		e.uvarint(r.seg)
+		e.uvarint(uint64(r.first))
+		e.uvarint(uint64(r.count))
+		e.uvarint(uint64(r.phys))
+	}
+}
+
+func decodeRuns(d *dec) []run {
+	n := d.count(4)
+	if n == 0 {
+		return nil
+	}
+	runs := make([]run, n)
+	for i := range runs {
+		runs[i] = run{seg: d.uvarint(), first: uint32(d.uvarint()), count: uint32(d.uvarint()), phys: int64(d.uvarint())}
+	}
+	return runs
+}
+
+// Record ops: every mutation is one record frame in the log.
+const (
+	opPut byte = iota + 1
+	opDelete
+	opCreateBucket
+	opDeleteBucket
+	opCreateUpload
+	opPutPart
+	opComplete
+	opAbort
+)
+
+// record is one logged mutation. Fields not used by an op stay zero.
+type record struct {
+	op          byte
+	bucket, key string
+	uploadID    string
+	part        int
+	mtime       int64 // unix nanoseconds
+	size        int64
+	etag        string
+	ctype       string
+	meta, sums  []Pair
+	cond        Condition
+	inline      []byte
+	hasInline   bool
+	runs        []run
+	parts       []CompletePart
+}
+
+const recordVersion = 1
+
+func (r *record) encode(dst []byte) []byte {
+	e := enc{b: dst}
+	e.u8(recordVersion)
+	e.u8(r.op)
+	e.str(r.bucket)
+	e.str(r.key)
+	e.str(r.uploadID)
+	e.uvarint(uint64(r.part))
+	e.varint(r.mtime)
+	e.varint(r.size)
+	e.str(r.etag)
+	e.str(r.ctype)
+	e.pairs(r.meta)
+	e.pairs(r.sums)
+	var c byte
+	if r.cond.IfNoneMatchStar {
+		c = 1
+	}
+	e.u8(c)
+	e.str(r.cond.IfMatch)
+	if r.hasInline {
+		e.u8(1)
+		e.bytes(r.inline)
+	} else {
+		e.u8(0)
+	}
+	encodeRuns(&e, r.runs)
+	e.uvarint(uint64(len(r.parts)))
+	for _, p := range r.parts {
+		e.uvarint(uint64(p.Number))
+		e.str(p.ETag)
+	}
+	return e.b
+}
+
+func decodeRecord(b []byte) (*record, error) {
+	d := dec{b: b}
+	if d.u8() != recordVersion {
+		return nil, errDecode
+	}
+	r := &record{op: d.u8()}
+	r.bucket = d.str()
+	r.key = d.str()
+	r.uploadID = d.str()
+	r.part = int(d.uvarint())
+	r.mtime = d.varint()
+	r.size = d.varint()
+	r.etag = d.str()
+	r.ctype = d.str()
+	r.meta = d.pairs()
+	r.sums = d.pairs()
+	r.cond.IfNoneMatchStar = d.u8() == 1
+	r.cond.IfMatch = d.str()
+	if d.u8() == 1 {
+		r.hasInline = true
+		r.inline = d.bytes()
+	}
+	r.runs = decodeRuns(&d)
+	n := d.count(2)
+	for i := 0; i < n; i++ {
+		r.parts = append(r.parts, CompletePart{Number: int(d.uvarint()), ETag: d.str()})
+	}
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	if r.op < opPut || r.op > opAbort {
+		return nil, errDecode
+	}
+	return r, nil
+}

@@ -1,0 +1,317 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// maxRecordFrame bounds a record frame read back by a scan (a Complete of
+// 10000 parts is well under it).
+const maxRecordFrame = 16 << 20
+
+type scannedRecord struct {
+	rec *record
+	pos logPos
+}
+
+// recover loads the index state, opens every segment, replays the records
+// logged after the last applied position, seals every segment that was
+// open, and starts a fresh active segment.
+func (s *Store) recover() error {
+	applied, err := s.loadState()
+	if err != nil {
+		return err
+	}
+	ids, err := s.listSegmentIDs()
+	if err != nil {
+		return err
+	}
+	sealed := map[uint64]bool{}
+	if err := s.scanPrefix([]byte{pfxSegment}, func(k, v []byte) error {
+		sv, err := decodeSegment(v)
+		if err != nil || len(k) != 9 {
+			return fmt.Errorf("%w: segment state", ErrCorrupt)
+		}
+		id := uint64(k[1])<<56 | uint64(k[2])<<48 | uint64(k[3])<<40 | uint64(k[4])<<32 | uint64(k[5])<<24 | uint64(k[6])<<16 | uint64(k[7])<<8 | uint64(k[8])
+		s.live[id] = sv.live
+		if sv.sealed {
+			sealed[id] = true
+			s.segs[id] = &segment{id: id}
+			s.segs[id].sealedSize.Store(sv.size)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	known := map[uint64]bool{}
+	for _, id := range ids {
+		known[id] = true
+	}
+	for id := range sealed {
+		if !known[id] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+
+	var replay []scannedRecord
+	var open []*segment
+	var validLen []int64
+	next := applied.seg + 1
+	for _, id := range ids {
+		next = max(next, id+1)
+		if sealed[id] {
+			if err := s.openSealed(s.segs[id]); err != nil {
+				return err
+			}
+			continue
+		}
+		sg := &segment{id: id}
+		valid, recs, err := s.scanSegment(sg, applied)
+		if err != nil {
+			return err
+		}
+		if valid == 0 {
+			// No valid header: created but never synced with anything
+			// acknowledged in it.
+			if id <= applied.seg {
+				sg.close()
+				return fmt.Errorf("%w: segment %016x lost its header but holds applied records", ErrCorrupt, id)
+			}
+			s.removeSegmentFiles(sg)
+			continue
+		}
+		s.segMu.Lock()
+		s.segs[id] = sg
+		s.segMu.Unlock()
+		replay = append(replay, recs...)
+		open = append(open, sg)
+		validLen = append(validLen, valid)
+	}
+
+	if len(replay) > 0 {
+		ap := s.newApplier()
+		for _, r := range replay {
+			if _, _, err := ap.apply(r.rec); err != nil {
+				s.opts.Logf("engine: recovery: record at %016x:%d not applied: %v", r.pos.seg, r.pos.off, err)
+			}
+		}
+		err := ap.commit(replay[len(replay)-1].pos, pebble.Sync)
+		ap.b.Close()
+		if err != nil {
+			return err
+		}
+		s.opts.Logf("engine: recovery replayed %d records", len(replay))
+	}
+	for i, sg := range open {
+		s.truncate(sg, validLen[i])
+		if err := s.seal(sg, validLen[i]); err != nil {
+			return err
+		}
+	}
+	if s.active, err = s.newSegment(next); err != nil {
+		return err
+	}
+	return nil
+}
+
+// loadState reads the applied log position and the stats.
+func (s *Store) loadState() (logPos, error) {
+	var applied logPos
+	if v, closer, err := s.db.Get(keyApplied); err == nil {
+		applied, err = decodeLogPos(v)
+		closer.Close()
+		if err != nil {
+			return applied, fmt.Errorf("%w: applied position", ErrCorrupt)
+		}
+	} else if err != pebble.ErrNotFound {
+		return applied, err
+	}
+	if v, closer, err := s.db.Get(keyStats); err == nil {
+		s.st, err = decodeStats(v)
+		closer.Close()
+		if err != nil {
+			return applied, fmt.Errorf("%w: stats", ErrCorrupt)
+		}
+	} else if err != pebble.ErrNotFound {
+		return applied, err
+	}
+	return applied, nil
+}
+
+func (s *Store) scanPrefix(p []byte, f func(k, v []byte) error) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		if err := f(it.Key(), it.Value()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return it.Close()
+}
+
+// openSealed opens a sealed segment's replicas and block index; a missing
+// or corrupt block index is rebuilt from the segment.
+func (s *Store) openSealed(sg *segment) error {
+	s.openReplicas(sg, false)
+	for _, d := range s.replicaDrives(sg.id) {
+		m, err := openBix(s.fs, s.fs.PathJoin(s.segDir(d), bixName(sg.id)), sg.id, s.opts.BlockSize)
+		if err == nil {
+			sg.bix = m
+			sg.sealed.Store(true)
+			return nil
+		}
+		s.opts.Logf("engine: block index of segment %016x on %s: %v", sg.id, d, err)
+	}
+	valid, _, err := s.scanSegment(sg, logPos{seg: ^uint64(0)})
+	if err != nil {
+		return err
+	}
+	if valid == 0 {
+		s.opts.Logf("engine: segment %016x has no readable replica; its objects will fail to read", sg.id)
+		sg.sealed.Store(true)
+		sg.bix = &bixMap{}
+		return nil
+	}
+	return s.seal(sg, sg.sealedSize.Load())
+}
+
+// openReplicas opens every replica file of sg that exists.
+func (s *Store) openReplicas(sg *segment, forWrite bool) {
+	for _, d := range s.replicaDrives(sg.id) {
+		p := s.fs.PathJoin(s.segDir(d), segmentName(sg.id))
+		var f vfs.File
+		var err error
+		if forWrite {
+			f, err = s.fs.OpenReadWrite(p, writeCategory)
+		} else {
+			f, err = s.fs.Open(p)
+		}
+		if err != nil {
+			s.opts.Logf("engine: segment replica %s: %v", p, err)
+			f = nil
+		}
+		sg.files = append(sg.files, f)
+		sg.paths = append(sg.paths, p)
+	}
+}
+
+// scanSegment opens sg's replicas and rebuilds its block index from the
+// replica with the longest run of valid frames. It returns that length (0
+// when no replica has a valid header) and the records logged after applied.
+func (s *Store) scanSegment(sg *segment, applied logPos) (int64, []scannedRecord, error) {
+	if sg.files == nil {
+		s.openReplicas(sg, true)
+	}
+	var best int64
+	var bestBlocks []blockEntry
+	var bestRecs []scannedRecord
+	for _, f := range sg.files {
+		if f == nil {
+			continue
+		}
+		valid, blocks, recs, err := scanFile(f, sg.id, s.opts.BlockSize, applied)
+		if err != nil {
+			s.opts.Logf("engine: scan of segment %016x: %v", sg.id, err)
+			continue
+		}
+		if valid > best {
+			best, bestBlocks, bestRecs = valid, blocks, recs
+		}
+	}
+	sg.blocks = bestBlocks
+	sg.size.Store(best)
+	return best, bestRecs, nil
+}
+
+// scanFile reads one segment file front to back, verifying every frame, and
+// stops at the first frame that is torn or fails its checksum.
+func scanFile(f vfs.File, id uint64, blockSize int, applied logPos) (int64, []blockEntry, []scannedRecord, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, st.Size()), 1<<20)
+	hdr := make([]byte, segHeaderSize)
+	if _, err := io.ReadFull(r, hdr); err != nil || !checkSegHeader(hdr, id, blockSize) {
+		return 0, nil, nil, nil
+	}
+	var blocks []blockEntry
+	var recs []scannedRecord
+	off := int64(segHeaderSize)
+	fh := make([]byte, frameHeaderSize)
+	var payload []byte
+	maxBlock := uint32(blockSize + blockSize/8 + 1024)
+	for {
+		if _, err := io.ReadFull(r, fh); err != nil {
+			break
+		}
+		h, ok := parseFrameHeader(fh)
+		if !ok {
+			break
+		}
+		if (h.typ == frameBlock && (h.payloadLen > maxBlock || h.logicalLen > uint32(blockSize))) ||
+			(h.typ == frameRecord && h.payloadLen > maxRecordFrame) {
+			break
+		}
+		if cap(payload) < int(h.payloadLen) {
+			payload = make([]byte, h.payloadLen)
+		}
+		payload = payload[:h.payloadLen]
+		if _, err := io.ReadFull(r, payload); err != nil || crc32c(payload) != h.payloadCRC {
+			break
+		}
+		end := off + frameHeaderSize + int64(h.payloadLen)
+		if h.typ == frameBlock {
+			blocks = append(blocks, blockEntry{off: off + frameHeaderSize, physLen: h.payloadLen, logLen: h.logicalLen, crc: h.payloadCRC, flags: h.flags})
+		} else if pos := (logPos{seg: id, off: end}); applied.less(pos) {
+			rec, err := decodeRecord(bytes.Clone(payload))
+			if err != nil {
+				break
+			}
+			recs = append(recs, scannedRecord{rec: rec, pos: pos})
+		}
+		off = end
+	}
+	return off, blocks, recs, nil
+}
+
+// truncate cuts a torn tail off every replica where the filesystem allows;
+// elsewhere the tail stays as unreferenced bytes past the sealed size.
+func (s *Store) truncate(sg *segment, valid int64) {
+	for _, f := range sg.files {
+		if f == nil {
+			continue
+		}
+		st, err := f.Stat()
+		if err != nil || st.Size() <= valid {
+			continue
+		}
+		if fd := f.Fd(); fd != vfs.InvalidFd {
+			if err := unix.Ftruncate(int(fd), valid); err == nil {
+				f.Sync()
+				s.opts.Logf("engine: segment %016x: cut a torn tail of %d bytes", sg.id, st.Size()-valid)
+			}
+		}
+	}
+}
+
+func (s *Store) removeSegmentFiles(sg *segment) {
+	sg.close()
+	for _, p := range sg.paths {
+		if err := s.fs.Remove(p); err != nil && !isNotExist(err) {
+			s.opts.Logf("engine: remove %s: %v", p, err)
+		}
+	}
+}

@@ -1,0 +1,501 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/lsmstore/lsmstore/cache"
+)
+
+// Store is an open LSMStore engine. All methods are safe for concurrent use.
+type Store struct {
+	opts   Options
+	fs     vfs.FS
+	layout layout
+	lock   io.Closer
+	db     *pebble.DB
+	pcache *pebble.Cache
+	cache  *cache.Cache
+	zenc   *zstd.Encoder
+	zdec   *zstd.Decoder
+
+	// appendMu orders appends: block runs, record frames and the pending
+	// queue, so queue order is log order.
+	appendMu sync.Mutex
+	active   *segment
+	rotated  []*segment // rotated, not yet sealed
+	pending  []*pendingOp
+	dirty    map[*segment]struct{}
+	dirDirty []string // segment directories with new files to sync
+
+	segMu sync.RWMutex
+	segs  map[uint64]*segment
+	live  map[uint64]int64 // live bytes per segment (written by the applier)
+	st    stats
+
+	failed   atomic.Pointer[error]
+	closed   atomic.Bool
+	kick     chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	chunks   sync.Pool
+	counters counters
+}
+
+type counters struct {
+	diskReads     atomic.Int64
+	diskBytesRead atomic.Int64
+	fsyncs        atomic.Int64
+	groupCommits  atomic.Int64
+	groupOps      atomic.Int64
+	gets, puts    atomic.Int64
+}
+
+// pendingOp is a logged record waiting for group commit.
+type pendingOp struct {
+	rec  *record
+	pos  logPos // end of its record frame
+	done chan struct{}
+	err  error
+	info ObjectInfo
+	part PartInfo
+}
+
+// Open opens or creates a store over opts.Dirs and recovers from a crash.
+func Open(opts Options) (*Store, error) {
+	o := opts.EnsureDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	l, err := loadLayout(o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{
+		opts: o, fs: o.FS, layout: l,
+		segs: map[uint64]*segment{}, live: map[uint64]int64{},
+		dirty: map[*segment]struct{}{},
+		kick:  make(chan struct{}, 1), stop: make(chan struct{}),
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.closeResources()
+		}
+	}()
+	if s.lock, err = o.FS.Lock(o.FS.PathJoin(o.Dirs[0], "LOCK")); err != nil {
+		return nil, fmt.Errorf("engine: data directory %s is in use: %w", o.Dirs[0], err)
+	}
+	for _, d := range o.Dirs {
+		if err := o.FS.MkdirAll(s.segDir(d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	cacheBytes := o.CacheSize
+	if cacheBytes < 0 {
+		cacheBytes = 0
+	}
+	if s.cache, err = cache.New(cache.Options{MaxBytes: cacheBytes, BlockSize: o.BlockSize}); err != nil {
+		return nil, err
+	}
+	if s.zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false)); err != nil {
+		return nil, err
+	}
+	if s.zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(uint64(o.BlockSize)*2)); err != nil {
+		return nil, err
+	}
+	s.pcache = pebble.NewCache(o.IndexCacheSize)
+	popts := &pebble.Options{
+		FS:           o.FS,
+		Cache:        s.pcache,
+		MemTableSize: 64 << 20,
+		Logger:       quietLogger{o.Logf},
+	}
+	if s.db, err = pebble.Open(o.FS.PathJoin(o.Dirs[0], "index"), popts); err != nil {
+		return nil, fmt.Errorf("engine: open index: %w", err)
+	}
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	ok = true
+	s.wg.Add(1)
+	go s.committer()
+	return s, nil
+}
+
+type quietLogger struct{ logf func(string, ...any) }
+
+func (l quietLogger) Infof(format string, args ...any)  {}
+func (l quietLogger) Errorf(format string, args ...any) { l.logf("pebble: "+format, args...) }
+func (l quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
+
+func (s *Store) segDir(drive string) string { return s.fs.PathJoin(drive, "segments") }
+
+// replicaDrives lists the drives that hold segment id.
+func (s *Store) replicaDrives(id uint64) []string {
+	n := len(s.opts.Dirs)
+	out := make([]string, s.layout.Replicas)
+	for i := range out {
+		out[i] = s.opts.Dirs[(int(id%uint64(n))+i)%n]
+	}
+	return out
+}
+
+// Close stops the committer, makes the applied state durable and closes
+// every file. Writes in flight finish first.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return ErrClosed
+	}
+	// Take appendMu so no writer is between its check of closed and its
+	// enqueue; after this, nothing new is queued.
+	s.appendMu.Lock()
+	s.appendMu.Unlock()
+	close(s.stop)
+	s.wg.Wait()
+	var err error
+	if s.failedErr() == nil {
+		err = s.db.LogData(nil, pebble.Sync)
+	}
+	if cerr := s.closeResources(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *Store) closeResources() error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	s.segMu.Lock()
+	for _, sg := range s.segs {
+		keep(sg.close())
+	}
+	s.segs = map[uint64]*segment{}
+	s.segMu.Unlock()
+	if s.db != nil {
+		keep(s.db.Close())
+	}
+	if s.pcache != nil {
+		s.pcache.Unref()
+	}
+	if s.cache != nil {
+		s.cache.Close()
+	}
+	if s.zenc != nil {
+		keep(s.zenc.Close())
+	}
+	if s.zdec != nil {
+		s.zdec.Close()
+	}
+	if s.lock != nil {
+		keep(s.lock.Close())
+	}
+	return first
+}
+
+func (s *Store) failedErr() error {
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail puts the store into the failed state after a write or sync error.
+func (s *Store) fail(err error) {
+	wrapped := fmt.Errorf("%w: %w", ErrStoreFailed, err)
+	if s.failed.CompareAndSwap(nil, &wrapped) {
+		s.opts.Logf("engine: store failed, refusing writes until reopened: %v", err)
+	}
+}
+
+func (s *Store) writable() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return s.failedErr()
+}
+
+// newSegment creates segment id on its replica drives. Callers hold
+// appendMu (or run before the committer starts).
+func (s *Store) newSegment(id uint64) (*segment, error) {
+	sg := &segment{id: id}
+	hdr := segHeader(id, s.opts.BlockSize)
+	for _, d := range s.replicaDrives(id) {
+		p := s.fs.PathJoin(s.segDir(d), segmentName(id))
+		f, err := s.fs.Create(p, writeCategory)
+		if err != nil {
+			sg.close()
+			return nil, err
+		}
+		sg.files = append(sg.files, f)
+		sg.paths = append(sg.paths, p)
+		s.dirDirty = append(s.dirDirty, s.segDir(d))
+	}
+	if err := sg.write(hdr); err != nil {
+		sg.close()
+		return nil, err
+	}
+	s.segMu.Lock()
+	s.segs[id] = sg
+	s.segMu.Unlock()
+	return sg, nil
+}
+
+// activeFor returns the segment the next n bytes go to, rotating when the
+// active one is full. Callers hold appendMu.
+func (s *Store) activeFor(n int) (*segment, error) {
+	a := s.active
+	if size := a.size.Load(); size > segHeaderSize && size+int64(n) > s.opts.SegmentSize {
+		sg, err := s.newSegment(a.id + 1)
+		if err != nil {
+			s.fail(err)
+			return nil, err
+		}
+		s.rotated = append(s.rotated, a)
+		s.active = sg
+		return sg, nil
+	}
+	return a, nil
+}
+
+// appendBlocks appends a run of block frames and returns where it landed.
+// metas hold offsets relative to frames.
+func (s *Store) appendBlocks(frames []byte, metas []blockEntry) (run, error) {
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	if err := s.writable(); err != nil {
+		return run{}, err
+	}
+	sg, err := s.activeFor(len(frames))
+	if err != nil {
+		return run{}, err
+	}
+	base := sg.size.Load()
+	if err := sg.write(frames); err != nil {
+		s.fail(err)
+		return run{}, err
+	}
+	sg.mu.Lock()
+	first := len(sg.blocks)
+	for _, m := range metas {
+		m.off += base
+		sg.blocks = append(sg.blocks, m)
+	}
+	sg.mu.Unlock()
+	s.dirty[sg] = struct{}{}
+	return run{seg: sg.id, first: uint32(first), count: uint32(len(metas)), phys: int64(len(frames))}, nil
+}
+
+// submit logs rec and waits until group commit has made it durable and
+// applied it. The returned op carries the apply result.
+func (s *Store) submit(rec *record) (*pendingOp, error) {
+	buf := rec.encode(make([]byte, frameHeaderSize, frameHeaderSize+256+len(rec.inline)))
+	payload := buf[frameHeaderSize:]
+	putFrameHeader(buf, frameHeader{typ: frameRecord, payloadLen: uint32(len(payload)), payloadCRC: crc32c(payload)})
+	op := &pendingOp{rec: rec, done: make(chan struct{})}
+
+	s.appendMu.Lock()
+	if err := s.writable(); err != nil {
+		s.appendMu.Unlock()
+		return nil, err
+	}
+	sg, err := s.activeFor(len(buf))
+	if err != nil {
+		s.appendMu.Unlock()
+		return nil, err
+	}
+	if err := sg.write(buf); err != nil {
+		s.fail(err)
+		s.appendMu.Unlock()
+		return nil, err
+	}
+	op.pos = logPos{seg: sg.id, off: sg.size.Load()}
+	s.dirty[sg] = struct{}{}
+	s.pending = append(s.pending, op)
+	s.appendMu.Unlock()
+
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	<-op.done
+	return op, op.err
+}
+
+// committer is the group-commit loop: one sync for every op queued since
+// the last round, then one index batch applying them in log order.
+func (s *Store) committer() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.kick:
+		case <-s.stop:
+			s.commitRound()
+			return
+		}
+		s.commitRound()
+	}
+}
+
+func (s *Store) commitRound() {
+	s.appendMu.Lock()
+	ops := s.pending
+	s.pending = nil
+	dirty := s.dirty
+	s.dirty = map[*segment]struct{}{}
+	dirs := s.dirDirty
+	s.dirDirty = nil
+	rotated := s.rotated
+	s.rotated = nil
+	s.appendMu.Unlock()
+	if len(ops) == 0 && len(rotated) == 0 {
+		return
+	}
+
+	err := s.failedErr()
+	if err == nil {
+		err = s.syncAll(dirty, dirs)
+	}
+	if err == nil && len(ops) > 0 {
+		err = s.applyOps(ops)
+	}
+	if err != nil {
+		s.fail(err)
+		for _, op := range ops {
+			if op.err == nil {
+				op.err = s.failedErr()
+			}
+		}
+	}
+	for _, op := range ops {
+		close(op.done)
+	}
+	// Rotated segments have all their records applied now: seal them.
+	for _, sg := range rotated {
+		if err := s.failedErr(); err != nil {
+			return
+		}
+		if err := s.seal(sg, sg.size.Load()); err != nil {
+			s.fail(err)
+		}
+	}
+}
+
+func (s *Store) syncAll(dirty map[*segment]struct{}, dirs []string) error {
+	for sg := range dirty {
+		if err := sg.sync(); err != nil {
+			return err
+		}
+		s.counters.fsyncs.Add(int64(len(sg.files)))
+	}
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if err := syncDir(s.fs, d); err != nil {
+			return err
+		}
+		s.counters.fsyncs.Add(1)
+	}
+	return nil
+}
+
+// applyOps applies ops to the index in one batch.
+func (s *Store) applyOps(ops []*pendingOp) error {
+	ap := s.newApplier()
+	defer ap.b.Close()
+	for _, op := range ops {
+		op.info, op.part, op.err = ap.apply(op.rec)
+	}
+	if err := ap.commit(ops[len(ops)-1].pos, pebble.NoSync); err != nil {
+		return err
+	}
+	s.counters.groupCommits.Add(1)
+	s.counters.groupOps.Add(int64(len(ops)))
+	return nil
+}
+
+// seal writes the block index of a segment that takes no more appends,
+// switches reads to it, and records the segment as sealed.
+func (s *Store) seal(sg *segment, size int64) error {
+	sg.mu.RLock()
+	entries := sg.blocks
+	sg.mu.RUnlock()
+	data := encodeBix(sg.id, s.opts.BlockSize, entries)
+	var m *bixMap
+	for _, d := range s.replicaDrives(sg.id) {
+		p := s.fs.PathJoin(s.segDir(d), bixName(sg.id))
+		if err := writeFileSync(s.fs, p, data); err != nil {
+			return err
+		}
+		if m == nil {
+			bm, err := openBix(s.fs, p, sg.id, s.opts.BlockSize)
+			if err != nil {
+				return err
+			}
+			m = bm
+		}
+	}
+	s.segMu.RLock()
+	live := s.live[sg.id]
+	s.segMu.RUnlock()
+	v := segmentValue{sealed: true, live: live, size: size}
+	// Sync: this also makes every earlier index batch durable, so the
+	// segment's records never need replaying again.
+	if err := s.db.Set(segmentKey(sg.id), v.encode(), pebble.Sync); err != nil {
+		m.close()
+		return err
+	}
+	sg.mu.Lock()
+	sg.bix = m
+	sg.blocks = nil
+	sg.mu.Unlock()
+	sg.sealedSize.Store(size)
+	sg.sealed.Store(true)
+	return nil
+}
+
+// listSegmentIDs returns the ids of the segment files on every drive.
+func (s *Store) listSegmentIDs() ([]uint64, error) {
+	set := map[uint64]bool{}
+	for _, d := range s.opts.Dirs {
+		names, err := s.fs.List(s.segDir(d))
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			if hexID, ok := strings.CutSuffix(n, ".seg"); ok && len(hexID) == 16 {
+				if id, err := strconv.ParseUint(hexID, 16, 64); err == nil {
+					set[id] = true
+				}
+			}
+		}
+	}
+	ids := make([]uint64, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids, nil
+}
+
+// errNoSegment marks a segment with no usable replica.
+var errNoSegment = errors.New("engine: segment has no readable replica")

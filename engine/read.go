@@ -268,4 +268,3 @@ func (s *Store) upload(bucket, key, id string) (*uploadValue, error) {
 	}
 	return u, nil
 }
-

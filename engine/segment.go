@@ -29,7 +29,7 @@ type segment struct {
 	// may cut a torn tail logically where it cannot truncate).
 	sealedSize atomic.Int64
 	sealed     atomic.Bool
-	refs   atomic.Int64
+	refs       atomic.Int64
 }
 
 const writeCategory vfs.DiskWriteCategory = "lsmstore-segment"

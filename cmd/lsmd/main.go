@@ -1,0 +1,181 @@
+// Command lsmd is the LSMStore server: an S3 endpoint over the LSMStore
+// engine, shaped like MinIO's server command so deployments translate one to
+// one: lsmd [--address HOST:PORT] DIR...
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/dustin/go-humanize"
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/lsmstore/lsmstore/engine"
+	"github.com/lsmstore/lsmstore/s3"
+)
+
+type config struct {
+	address   string
+	dirs      []string
+	cacheSize string
+	logLevel  string
+	logFormat string
+	tlsCert   string
+	tlsKey    string
+	accessKey string
+	secretKey string
+	defaults  bool // credentials are MinIO's well-known defaults
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// credentials picks the first complete pair: LSMD_*, then MinIO's root
+// variables, then MinIO's legacy ones; else the well-known default.
+func credentials() (string, string, bool) {
+	for _, p := range [][2]string{
+		{"LSMD_ACCESS_KEY", "LSMD_SECRET_KEY"},
+		{"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"},
+		{"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"},
+	} {
+		if a, s := os.Getenv(p[0]), os.Getenv(p[1]); a != "" && s != "" {
+			return a, s, false
+		}
+	}
+	return "minioadmin", "minioadmin", true
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := pflag.NewFlagSet("lsmd", pflag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: lsmd [flags] [DIR...]\n\nDIR are the data directories, one per drive (default ./data).\n"+
+			"Credentials: LSMD_ACCESS_KEY/LSMD_SECRET_KEY, MINIO_ROOT_USER/MINIO_ROOT_PASSWORD or MINIO_ACCESS_KEY/MINIO_SECRET_KEY.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.address, "address", envOr("LSMD_ADDRESS", ":9000"), "listen address HOST:PORT (env LSMD_ADDRESS)")
+	fs.StringVar(&c.cacheSize, "cache-size", envOr("LSMD_CACHE_SIZE", "1GiB"), "block cache size (env LSMD_CACHE_SIZE)")
+	fs.StringVar(&c.logLevel, "log-level", envOr("LSMD_LOG_LEVEL", "info"), "debug, info, warn or error (env LSMD_LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", envOr("LSMD_LOG_FORMAT", "console"), "console or json (env LSMD_LOG_FORMAT)")
+	fs.StringVar(&c.tlsCert, "tls-cert", os.Getenv("LSMD_TLS_CERT"), "TLS certificate file; serves HTTPS with --tls-key (env LSMD_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "tls-key", os.Getenv("LSMD_TLS_KEY"), "TLS private key file (env LSMD_TLS_KEY)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	c.dirs = fs.Args()
+	if len(c.dirs) == 0 {
+		c.dirs = []string{"data"}
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return c, errors.New("--tls-cert and --tls-key go together")
+	}
+	c.accessKey, c.secretKey, c.defaults = credentials()
+	return c, nil
+}
+
+func newLogger(level, format string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	switch format {
+	case "json":
+	case "console":
+		zc.Encoding = "console"
+		zc.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+	default:
+		return nil, fmt.Errorf("log format %q: want console or json", format)
+	}
+	return zc.Build()
+}
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "lsmd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	c, err := parseFlags(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c.logLevel, c.logFormat)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+	cache, err := humanize.ParseBytes(c.cacheSize)
+	if err != nil {
+		return fmt.Errorf("--cache-size: %w", err)
+	}
+	if c.defaults {
+		log.Warn("DEFAULT CREDENTIALS IN USE: access key and secret key are both 'minioadmin'. " +
+			"Anyone who can reach this port can read and write every object. " +
+			"Set MINIO_ROOT_USER and MINIO_ROOT_PASSWORD (or LSMD_ACCESS_KEY and LSMD_SECRET_KEY) before exposing it.")
+	}
+	cacheSize := int64(cache)
+	if cacheSize == 0 {
+		cacheSize = -1
+	}
+	sugar := log.Sugar()
+	store, err := engine.Open(engine.Options{Dirs: c.dirs, CacheSize: cacheSize, Logf: sugar.Infof})
+	if err != nil {
+		return err
+	}
+	srv := s3.NewServer(s3.Config{Store: store, Logger: log})
+	ln, err := net.Listen("tcp", c.address)
+	if err != nil {
+		store.Close()
+		return err
+	}
+	scheme := "http"
+	if c.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.tlsCert, c.tlsKey)
+		if err != nil {
+			store.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		scheme = "https"
+	}
+	log.Info("lsmd serving", zap.String("endpoint", scheme+"://"+ln.Addr().String()), zap.Strings("drives", c.dirs), zap.String("access_key", c.accessKey))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("draining requests and closing the store")
+		err = srv.Shutdown()
+	}
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		log.Info("lsmd stopped cleanly")
+	}
+	return err
+}

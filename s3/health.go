@@ -1,0 +1,28 @@
+package s3
+
+import "github.com/valyala/fasthttp"
+
+// Health endpoints answer without authentication, as MinIO's do, so compose
+// files and Helm probes work unchanged.
+const (
+	pathHealthLive  = "/minio/health/live"
+	pathHealthReady = "/minio/health/ready"
+)
+
+// serveHealth answers a health probe; it reports false for other paths.
+func (s *Server) serveHealth(ctx *fasthttp.RequestCtx) bool {
+	switch string(ctx.Path()) {
+	case pathHealthLive:
+		ctx.SetStatusCode(fasthttp.StatusOK)
+	case pathHealthReady:
+		if s.ready() {
+			ctx.SetStatusCode(fasthttp.StatusOK)
+		} else {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		}
+	default:
+		return false
+	}
+	ctx.Response.Header.Set("Server", serverName)
+	return true
+}

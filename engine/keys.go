@@ -135,7 +135,14 @@ func decodeEntry(b []byte) (*entry, error) {
 }
 
 func (en *entry) info(bucket, key string) ObjectInfo {
-	return ObjectInfo{
+	var sizes []int64
+	if en.parts > 0 {
+		sizes = make([]int64, len(en.extents))
+		for i, x := range en.extents {
+			sizes[i] = x.size
+		}
+	}
+	return ObjectInfo{PartSizes: sizes,
 		Bucket: bucket, Key: key, Size: en.size, ETag: en.etag,
 		ModTime: time.Unix(0, en.mtime).UTC(), ContentType: en.ctype,
 		UserMeta: en.meta, Checksums: en.sums, Parts: en.parts,

@@ -10,8 +10,9 @@ import (
 const (
 	// MaxKeyLen is the longest object key in bytes (S3's limit).
 	MaxKeyLen = 1024
-	// MaxMetaBytes caps user metadata: keys plus values, as S3 counts it.
-	MaxMetaBytes = 2 << 10
+	// MaxMetaBytes caps stored metadata pairs (keys plus values). The S3
+	// layer applies S3's 2 KiB rule to x-amz-meta-* within it.
+	MaxMetaBytes = 8 << 10
 	// MaxObjectSize is the largest object (S3's 5 TiB).
 	MaxObjectSize = 5 << 40
 	// MaxPartSize is the largest multipart part (S3's 5 GiB).

@@ -268,3 +268,18 @@ func (s *Store) upload(bucket, key, id string) (*uploadValue, error) {
 	}
 	return u, nil
 }
+
+// Upload returns a multipart upload in progress.
+func (s *Store) Upload(bucket, key, uploadID string) (UploadInfo, error) {
+	if err := checkObject(bucket, key); err != nil {
+		return UploadInfo{}, err
+	}
+	if err := checkUploadID(uploadID); err != nil {
+		return UploadInfo{}, err
+	}
+	u, err := s.upload(bucket, key, uploadID)
+	if err != nil {
+		return UploadInfo{}, err
+	}
+	return u.info(bucket, key, uploadID), nil
+}

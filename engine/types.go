@@ -20,6 +20,8 @@ type ObjectInfo struct {
 	Checksums []Pair
 	// Parts is the number of parts of a multipart object, 0 otherwise.
 	Parts int
+	// PartSizes are the sizes of a multipart object's parts, in order.
+	PartSizes []int64
 }
 
 // Condition makes a write conditional. The condition is decided when the
@@ -39,11 +41,16 @@ type PutOptions struct {
 	UserMeta    []Pair
 	Checksums   []Pair
 	Condition   Condition
+	// BodyChecksums, when set, is called once the body has been read in full
+	// and its pairs are stored after Checksums (checksums sent in a trailer
+	// are known only then).
+	BodyChecksums func() []Pair
 }
 
 // PartOptions are the optional parts of PutPart.
 type PartOptions struct {
-	Checksums []Pair
+	Checksums     []Pair
+	BodyChecksums func() []Pair
 }
 
 // PartInfo describes an uploaded part.

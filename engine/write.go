@@ -193,6 +193,10 @@ func (s *Store) Put(bucket, key string, size int64, body io.Reader, o PutOptions
 	if err := s.writeBody(rec, size, body, true); err != nil {
 		return ObjectInfo{}, err
 	}
+	var err error
+	if rec.sums, err = appendBodySums(rec.sums, o.BodyChecksums); err != nil {
+		return ObjectInfo{}, err
+	}
 	rec.mtime = now()
 	op, err := s.submit(rec)
 	if err != nil {
@@ -200,6 +204,14 @@ func (s *Store) Put(bucket, key string, size int64, body io.Reader, o PutOptions
 	}
 	s.counters.puts.Add(1)
 	return op.info, nil
+}
+
+func appendBodySums(sums []Pair, f func() []Pair) ([]Pair, error) {
+	if f == nil {
+		return sums, nil
+	}
+	out := append(append([]Pair(nil), sums...), f()...)
+	return out, checkSums(out)
 }
 
 func (s *Store) precheck(bucket, key string, c Condition) error {
@@ -327,6 +339,10 @@ func (s *Store) PutPart(bucket, key, uploadID string, n int, size int64, body io
 	}
 	rec := &record{op: opPutPart, bucket: bucket, key: key, uploadID: uploadID, part: n, sums: o.Checksums}
 	if err := s.writeBody(rec, size, body, false); err != nil {
+		return PartInfo{}, err
+	}
+	var err error
+	if rec.sums, err = appendBodySums(rec.sums, o.BodyChecksums); err != nil {
 		return PartInfo{}, err
 	}
 	rec.mtime = now()

@@ -1,7 +1,12 @@
 package s3
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/xml"
 	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -9,31 +14,63 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/lsmstore/lsmstore/engine"
+	"github.com/lsmstore/lsmstore/sigv4"
 )
 
 const serverName = "LSMStore"
 
 // Config configures a Server.
 type Config struct {
-	Store  *engine.Store
+	Store *engine.Store
+	// AccessKey and SecretKey are the root credentials.
+	AccessKey, SecretKey string
+	// Region is reported by GetBucketLocation and accepted in signatures.
+	// Default: us-east-1.
+	Region string
+	// Domain enables virtual-host-style requests (bucket.Domain).
+	Domain string
 	Logger *zap.Logger
 	// ReadTimeout, WriteTimeout and IdleTimeout protect against slow
 	// clients. Defaults: 5 min, 5 min, 2 min.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// CompleteKeepAlive is how long CompleteMultipartUpload may run before
+	// the server answers 200 and sends whitespace while it finishes.
+	// Default: 2 s.
+	CompleteKeepAlive time.Duration
+	// Version is reported by the admin info endpoint.
+	Version string
 }
 
 // Server serves the S3 API over fasthttp.
 type Server struct {
 	cfg      Config
+	store    *engine.Store
 	log      *zap.Logger
 	srv      *fasthttp.Server
+	verifier *sigv4.Verifier
+	started  time.Time
 	draining atomic.Bool
+	reqSeq   atomic.Uint64
+	reqBase  string
 }
+
+// Request-size caps.
+const (
+	maxSmallBody   = 1 << 20  // bodies up to this are read whole by fasthttp
+	maxXMLBody     = 2 << 20  // any XML request body
+	maxHeaderBytes = 64 << 10 // request headers
+	maxUserMeta    = 2 << 10  // x-amz-meta-* keys and values (S3's limit)
+	maxDeleteKeys  = 1000     // keys in one DeleteObjects
+	maxObjectSize  = engine.MaxObjectSize
+)
 
 // NewServer returns a server for cfg.
 func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
 	}
 	if cfg.ReadTimeout == 0 {
 		cfg.ReadTimeout = 5 * time.Minute
@@ -44,30 +81,46 @@ func NewServer(cfg Config) *Server {
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 2 * time.Minute
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	if cfg.CompleteKeepAlive == 0 {
+		cfg.CompleteKeepAlive = 2 * time.Second
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	base := make([]byte, 6)
+	rand.Read(base)
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, started: time.Now(), reqBase: strings.ToUpper(hex.EncodeToString(base))}
+	s.verifier = &sigv4.Verifier{
+		Credentials: func(ak string) (string, bool) {
+			if ak == cfg.AccessKey {
+				return cfg.SecretKey, true
+			}
+			return "", false
+		},
+	}
 	s.srv = &fasthttp.Server{
-		Handler:           s.handle,
-		Name:              serverName,
-		ReadTimeout:       cfg.ReadTimeout,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		StreamRequestBody: true,
-		NoDefaultDate:     false,
+		Handler:                       s.handle,
+		Name:                          serverName,
+		ReadTimeout:                   cfg.ReadTimeout,
+		WriteTimeout:                  cfg.WriteTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		StreamRequestBody:             true,
+		MaxRequestBodySize:            maxSmallBody,
+		ReadBufferSize:                maxHeaderBytes,
+		DisableHeaderNamesNormalizing: false,
+		NoDefaultContentType:          true,
+		DisablePreParseMultipartForm:  true,
+		CloseOnShutdown:               true,
+		Logger:                        zapPrintf{cfg.Logger.Sugar()},
 	}
 	return s
 }
 
-func (s *Server) ready() bool { return !s.draining.Load() }
+type zapPrintf struct{ l *zap.SugaredLogger }
 
-func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	if s.serveHealth(ctx) {
-		return
-	}
-	ctx.SetStatusCode(fasthttp.StatusNotImplemented)
-	ctx.SetContentType("application/xml")
-	ctx.SetBodyString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
-		`<Error><Code>NotImplemented</Code><Message>A header you provided implies functionality that is not implemented</Message></Error>`)
-}
+func (z zapPrintf) Printf(format string, args ...any) { z.l.Debugf(format, args...) }
+
+func (s *Server) ready() bool { return !s.draining.Load() }
 
 // Serve serves connections from ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
@@ -76,4 +129,201 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 func (s *Server) Shutdown() error {
 	s.draining.Store(true)
 	return s.srv.Shutdown()
+}
+
+// request is one S3 request being served.
+type request struct {
+	ctx    *fasthttp.RequestCtx
+	id     string
+	op     string
+	bucket string
+	key    string
+	auth   *sigv4.Auth
+	sreq   sigv4.Request
+}
+
+func (r *request) header(name string) string { return string(r.ctx.Request.Header.Peek(name)) }
+func (r *request) query(name string) string  { return string(r.ctx.QueryArgs().Peek(name)) }
+func (r *request) hasQuery(name string) bool { return r.ctx.QueryArgs().Has(name) }
+
+func (s *Server) newRequestID() string {
+	return s.reqBase + strings.ToUpper(hex.EncodeToString(appendUint64(nil, s.reqSeq.Add(1))))
+}
+
+func appendUint64(b []byte, v uint64) []byte {
+	return append(b, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+}
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	if s.serveHealth(ctx) {
+		return
+	}
+	start := time.Now()
+	r := &request{ctx: ctx, id: s.newRequestID()}
+	h := &ctx.Response.Header
+	h.Set("x-amz-request-id", r.id)
+	h.Set("x-amz-id-2", r.id)
+	h.Set("Accept-Ranges", "bytes")
+	err := s.serve(r)
+	if err != nil {
+		s.writeError(r, err)
+	}
+	if ce := s.log.Check(zap.DebugLevel, "request"); ce != nil {
+		ce.Write(zap.String("id", r.id), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key),
+			zap.Int("status", ctx.Response.StatusCode()), zap.Int64("bytes_in", int64(ctx.Request.Header.ContentLength())),
+			zap.Duration("duration", time.Since(start)))
+	}
+	if err != nil {
+		if ae := toAPIError(err); ae.Status >= 500 && ae != errNotImplemented {
+			s.log.Warn("request failed", zap.String("id", r.id), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key), zap.Error(err))
+		}
+	}
+}
+
+// serve authenticates, parses the resource and dispatches.
+func (s *Server) serve(r *request) error {
+	ctx := r.ctx
+	rawPath, _, _ := bytes.Cut(ctx.Request.Header.RequestURI(), []byte("?"))
+	if i := bytes.Index(rawPath, []byte("://")); i >= 0 { // absolute-form request target
+		rest := rawPath[i+3:]
+		if j := bytes.IndexByte(rest, '/'); j >= 0 {
+			rawPath = rest[j:]
+		} else {
+			rawPath = []byte("/")
+		}
+	}
+	r.sreq = sigv4.Request{
+		Method:   string(ctx.Method()),
+		Path:     string(rawPath),
+		RawQuery: string(ctx.URI().QueryString()),
+		Host:     string(ctx.Host()),
+		Header: func(name string) string {
+			return string(ctx.Request.Header.Peek(name))
+		},
+		Values: func(name string) []string {
+			all := ctx.Request.Header.PeekAll(name)
+			out := make([]string, len(all))
+			for i, v := range all {
+				out[i] = string(v)
+			}
+			return out
+		},
+	}
+	path, err := unescapePath(string(rawPath))
+	if err != nil {
+		return withMessage(errInvalidArgument, "The request path is not valid.")
+	}
+	r.bucket, r.key = s.splitResource(string(ctx.Host()), path)
+
+	if strings.HasPrefix(path, adminPrefix) {
+		r.op = "AdminInfo"
+		if err := s.authenticate(r); err != nil {
+			return err
+		}
+		return s.adminInfo(r)
+	}
+	if err := s.authenticate(r); err != nil {
+		return err
+	}
+	rt, err := s.match(r)
+	if err != nil {
+		return err
+	}
+	r.op = rt.name
+	if r.bucket != "" && !engine.ValidBucketName(r.bucket) && rt.level != levelService {
+		if rt.name == "HeadBucket" || rt.name == "ListObjectsV1" || rt.name == "ListObjectsV2" || rt.name == "DeleteBucket" || rt.name == "HeadObject" || rt.name == "GetObject" {
+			return errNoSuchBucket
+		}
+		return errInvalidBucketName
+	}
+	return rt.h(s, r)
+}
+
+func (s *Server) authenticate(r *request) error {
+	a, err := s.verifier.Verify(&r.sreq)
+	if err != nil {
+		return err
+	}
+	r.auth = a
+	return nil
+}
+
+// splitResource returns the bucket and key of a request path, taking the
+// bucket from the host for virtual-host-style requests.
+func (s *Server) splitResource(host, path string) (string, string) {
+	if d := s.cfg.Domain; d != "" {
+		h := host
+		if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+			h = h[:i]
+		}
+		if b, ok := strings.CutSuffix(h, "."+d); ok && b != "" {
+			return b, strings.TrimPrefix(path, "/")
+		}
+	}
+	p := strings.TrimPrefix(path, "/")
+	bucket, key, _ := strings.Cut(p, "/")
+	return bucket, key
+}
+
+// unescapePath percent-decodes a request path without any normalisation:
+// S3 keys may hold "//", "." and ".." segments.
+func unescapePath(p string) (string, error) {
+	if !strings.ContainsRune(p, '%') {
+		return p, nil
+	}
+	b := make([]byte, 0, len(p))
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if c != '%' {
+			b = append(b, c)
+			continue
+		}
+		if i+2 >= len(p) {
+			return "", errInvalidArgument
+		}
+		v, err := hex.DecodeString(p[i+1 : i+3])
+		if err != nil {
+			return "", errInvalidArgument
+		}
+		b = append(b, v[0])
+		i += 2
+	}
+	return string(b), nil
+}
+
+// writeError renders err as an S3 error response.
+func (s *Server) writeError(r *request, err error) {
+	ae := toAPIError(err)
+	ctx := r.ctx
+	ctx.Response.ResetBody()
+	ctx.Response.Header.Del("ETag")
+	ctx.Response.Header.Del("Last-Modified")
+	ctx.Response.Header.Del("Content-Range")
+	ctx.SetStatusCode(ae.Status)
+	if ae.Status == fasthttp.StatusNotModified {
+		return
+	}
+	if r.ctx.IsHead() {
+		ctx.Response.Header.SetContentLength(0)
+		return
+	}
+	resource := r.sreq.Path
+	if resource == "" {
+		resource = string(ctx.Path())
+	}
+	body := errorResponse{Code: ae.Code, Message: ae.Message, Key: r.key, BucketName: r.bucket, Resource: resource, RequestID: r.id, HostID: r.id}
+	writeXML(ctx, ae.Status, body)
+}
+
+// writeXML renders v as the response body.
+func writeXML(ctx *fasthttp.RequestCtx, status int, v any) {
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	if err := xml.NewEncoder(&buf).Encode(v); err != nil {
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/xml")
+	ctx.SetBody(buf.Bytes())
 }

@@ -22,6 +22,9 @@ import (
 	"github.com/lsmstore/lsmstore/s3"
 )
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
 type config struct {
 	address   string
 	dirs      []string
@@ -30,6 +33,8 @@ type config struct {
 	logFormat string
 	tlsCert   string
 	tlsKey    string
+	region    string
+	domain    string
 	accessKey string
 	secretKey string
 	defaults  bool // credentials are MinIO's well-known defaults
@@ -71,6 +76,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.logFormat, "log-format", envOr("LSMD_LOG_FORMAT", "console"), "console or json (env LSMD_LOG_FORMAT)")
 	fs.StringVar(&c.tlsCert, "tls-cert", os.Getenv("LSMD_TLS_CERT"), "TLS certificate file; serves HTTPS with --tls-key (env LSMD_TLS_CERT)")
 	fs.StringVar(&c.tlsKey, "tls-key", os.Getenv("LSMD_TLS_KEY"), "TLS private key file (env LSMD_TLS_KEY)")
+	fs.StringVar(&c.region, "region", envOr("MINIO_REGION", envOr("MINIO_SITE_REGION", "us-east-1")), "region reported to clients (env MINIO_REGION)")
+	fs.StringVar(&c.domain, "domain", os.Getenv("MINIO_DOMAIN"), "enables virtual-host-style requests BUCKET.DOMAIN (env MINIO_DOMAIN)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -143,7 +150,8 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := s3.NewServer(s3.Config{Store: store, Logger: log})
+	srv := s3.NewServer(s3.Config{Store: store, Logger: log, AccessKey: c.accessKey, SecretKey: c.secretKey,
+		Region: c.region, Domain: c.domain, Version: version})
 	ln, err := net.Listen("tcp", c.address)
 	if err != nil {
 		store.Close()

@@ -1,0 +1,504 @@
+package s3
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/lsmstore/lsmstore/engine"
+	"github.com/lsmstore/lsmstore/sigv4"
+)
+
+// Standard headers stored with an object and returned on GET and HEAD.
+var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
+
+// bufferedReadMax: ranges up to this size are read into the response before
+// any header is sent, so a read error becomes a proper S3 error; larger
+// ranges stream block by block.
+const bufferedReadMax = 256 << 10
+
+// bodySize returns the decoded size of the request body.
+func (s *Server) bodySize(r *request) (int64, error) {
+	h := &r.ctx.Request.Header
+	payload := r.header("x-amz-content-sha256")
+	if r.auth != nil {
+		payload = r.auth.PayloadHash
+	}
+	if strings.HasPrefix(payload, "STREAMING-") || strings.Contains(strings.ToLower(r.header("Content-Encoding")), "aws-chunked") {
+		v := r.header("x-amz-decoded-content-length")
+		if v == "" {
+			return 0, errMissingContentLength
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return 0, withMessage(errInvalidArgument, "Invalid x-amz-decoded-content-length.")
+		}
+		if n > maxObjectSize {
+			return 0, errEntityTooLarge
+		}
+		return n, nil
+	}
+	n := h.ContentLength()
+	if n < 0 {
+		return 0, errMissingContentLength
+	}
+	if int64(n) > maxObjectSize {
+		return 0, errEntityTooLarge
+	}
+	return int64(n), nil
+}
+
+// metadata collects the stored headers and x-amz-meta-* of a request.
+func metadata(r *request) ([]engine.Pair, error) {
+	var out []engine.Pair
+	user := 0
+	var err error
+	r.ctx.Request.Header.VisitAll(func(k, v []byte) {
+		name := strings.ToLower(string(k))
+		if strings.HasPrefix(name, "x-amz-meta-") {
+			user += len(name) - len("x-amz-meta-") + len(v)
+			out = append(out, engine.Pair{Key: name, Value: string(v)})
+		}
+	})
+	if user > maxUserMeta {
+		err = errMetadataTooLarge
+	}
+	for _, h := range storedHeaders {
+		v := r.header(h)
+		if h == "Content-Encoding" {
+			v = sigv4.ContentEncoding(v)
+		}
+		if v != "" {
+			out = append(out, engine.Pair{Key: h, Value: v})
+		}
+	}
+	return out, err
+}
+
+func contentType(r *request) string {
+	if ct := r.header("Content-Type"); ct != "" {
+		return ct
+	}
+	return "application/octet-stream"
+}
+
+// checksumAlgorithm returns the checksum a request names, by header or by
+// trailer, for responses that echo it.
+func checksumPairs(b *sigv4.Body) []engine.Pair {
+	alg, v := b.Checksum()
+	if alg == "" {
+		return nil
+	}
+	return []engine.Pair{{Key: alg.Header(), Value: v}}
+}
+
+func putCondition(r *request) (engine.Condition, error) {
+	var c engine.Condition
+	if v := r.header("If-None-Match"); v != "" {
+		if strings.TrimSpace(v) != "*" {
+			return c, withMessage(errNotImplemented, "If-None-Match on PUT supports only '*'.")
+		}
+		c.IfNoneMatchStar = true
+	}
+	if v := r.header("If-Match"); v != "" {
+		c.IfMatch = trimETag(v)
+	}
+	return c, nil
+}
+
+func trimETag(v string) string {
+	v = strings.TrimSpace(v)
+	v = strings.TrimPrefix(v, "W/")
+	return strings.Trim(v, `"`)
+}
+
+func (s *Server) putObject(r *request) error {
+	size, err := s.bodySize(r)
+	if err != nil {
+		return err
+	}
+	meta, err := metadata(r)
+	if err != nil {
+		return err
+	}
+	cond, err := putCondition(r)
+	if err != nil {
+		return err
+	}
+	body, err := sigv4.NewBody(&r.sreq, r.auth, r.ctx.RequestBodyStream(), sigv4.BodyOptions{})
+	if err != nil {
+		return err
+	}
+	info, err := s.store.Put(r.bucket, r.key, size, body, engine.PutOptions{
+		ContentType: contentType(r), UserMeta: meta, Condition: cond,
+		BodyChecksums: func() []engine.Pair { return checksumPairs(body) },
+	})
+	if err != nil {
+		return err
+	}
+	h := &r.ctx.Response.Header
+	h.Set("ETag", `"`+info.ETag+`"`)
+	for _, p := range info.Checksums {
+		h.Set(p.Key, p.Value)
+	}
+	r.ctx.SetStatusCode(fasthttp.StatusOK)
+	return nil
+}
+
+func (s *Server) deleteObject(r *request) error {
+	err := s.store.Delete(r.bucket, r.key)
+	if err != nil && !errors.Is(err, engine.ErrNoSuchKey) {
+		return err
+	}
+	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+// etagMatches reports whether an If-Match / If-None-Match list names etag.
+func etagMatches(list, etag string) bool {
+	for _, e := range strings.Split(list, ",") {
+		e = strings.TrimSpace(e)
+		if e == "*" || trimETag(e) == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// readConditions applies If-Match, If-Unmodified-Since, If-None-Match and
+// If-Modified-Since as S3 does. notModified means answer 304.
+func readConditions(r *request, info engine.ObjectInfo, prefix string) (notModified bool, err error) {
+	mod := info.ModTime.Truncate(time.Second)
+	im, ius := r.header(prefix+"If-Match"), r.header(prefix+"If-Unmodified-Since")
+	if im != "" {
+		if !etagMatches(im, info.ETag) {
+			return false, errPreconditionFailed
+		}
+	} else if ius != "" {
+		if t, err := http.ParseTime(ius); err == nil && mod.After(t) {
+			return false, errPreconditionFailed
+		}
+	}
+	inm, ims := r.header(prefix+"If-None-Match"), r.header(prefix+"If-Modified-Since")
+	if inm != "" {
+		if etagMatches(inm, info.ETag) {
+			return true, nil
+		}
+	} else if ims != "" {
+		if t, err := http.ParseTime(ims); err == nil && !mod.After(t) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// parseRange parses a Range header against an object size. ok is false when
+// the header is absent or ignored (malformed or several ranges, as S3 does).
+func parseRange(h string, size int64) (off, n int64, ok bool, err error) {
+	spec, found := strings.CutPrefix(strings.TrimSpace(h), "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, size, false, nil
+	}
+	first, last, found := strings.Cut(spec, "-")
+	if !found {
+		return 0, size, false, nil
+	}
+	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
+	if first == "" {
+		k, perr := strconv.ParseInt(last, 10, 64)
+		if perr != nil || k < 0 {
+			return 0, size, false, nil
+		}
+		if k == 0 || size == 0 {
+			return 0, 0, false, errInvalidRange
+		}
+		k = min(k, size)
+		return size - k, k, true, nil
+	}
+	a, perr := strconv.ParseInt(first, 10, 64)
+	if perr != nil || a < 0 {
+		return 0, size, false, nil
+	}
+	end := size - 1
+	if last != "" {
+		b, perr := strconv.ParseInt(last, 10, 64)
+		if perr != nil || b < a {
+			return 0, size, false, nil
+		}
+		end = min(b, size-1)
+	}
+	if a >= size {
+		return 0, 0, false, errInvalidRange
+	}
+	return a, end - a + 1, true, nil
+}
+
+// objectHeaders sets the headers GET and HEAD share.
+func (s *Server) objectHeaders(r *request, info engine.ObjectInfo) {
+	h := &r.ctx.Response.Header
+	h.Set("ETag", `"`+info.ETag+`"`)
+	h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	h.SetContentType(info.ContentType)
+	for _, p := range info.UserMeta {
+		h.Set(p.Key, p.Value)
+	}
+	if info.Parts > 0 {
+		h.Set("x-amz-mp-parts-count", strconv.Itoa(info.Parts))
+	}
+	q := r.ctx.QueryArgs()
+	for _, o := range [][2]string{
+		{"response-content-type", "Content-Type"}, {"response-content-language", "Content-Language"},
+		{"response-expires", "Expires"}, {"response-cache-control", "Cache-Control"},
+		{"response-content-disposition", "Content-Disposition"}, {"response-content-encoding", "Content-Encoding"},
+	} {
+		if v := q.Peek(o[0]); len(v) > 0 {
+			h.Set(o[1], string(v))
+		}
+	}
+}
+
+// objectRange resolves partNumber and Range to the bytes to send.
+func objectRange(r *request, info engine.ObjectInfo) (off, n int64, partial bool, err error) {
+	if r.hasQuery("partNumber") {
+		pn, perr := strconv.Atoi(r.query("partNumber"))
+		if perr != nil || pn < 1 || pn > engine.MaxParts {
+			return 0, 0, false, withMessage(errInvalidArgument, "Part number must be an integer between 1 and 10000, inclusive.")
+		}
+		if r.header("Range") != "" {
+			return 0, 0, false, withMessage(errInvalidRequest, "Cannot specify both Range header and partNumber query parameter.")
+		}
+		if info.Parts == 0 {
+			if pn != 1 {
+				return 0, 0, false, errInvalidPart
+			}
+			return 0, info.Size, false, nil
+		}
+		if pn > len(info.PartSizes) {
+			return 0, 0, false, errInvalidPart
+		}
+		for _, sz := range info.PartSizes[:pn-1] {
+			off += sz
+		}
+		return off, info.PartSizes[pn-1], true, nil
+	}
+	if h := r.header("Range"); h != "" {
+		off, n, ok, err := parseRange(h, info.Size)
+		if err != nil {
+			r.ctx.Response.Header.Set("Content-Range", "bytes */"+strconv.FormatInt(info.Size, 10))
+			return 0, 0, false, err
+		}
+		return off, n, ok, nil
+	}
+	return 0, info.Size, false, nil
+}
+
+func (s *Server) getObject(r *request) error  { return s.readObject(r, true) }
+func (s *Server) headObject(r *request) error { return s.readObject(r, false) }
+
+// readObject serves GET and HEAD.
+func (s *Server) readObject(r *request, withBody bool) error {
+	o, err := s.store.Open(r.bucket, r.key)
+	if err != nil {
+		return err
+	}
+	closeObj := true
+	defer func() {
+		if closeObj {
+			o.Close()
+		}
+	}()
+	info := o.Info()
+	notModified, err := readConditions(r, info, "")
+	if err != nil {
+		return err
+	}
+	if notModified {
+		h := &r.ctx.Response.Header
+		h.Set("ETag", `"`+info.ETag+`"`)
+		h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+		r.ctx.SetStatusCode(fasthttp.StatusNotModified)
+		return nil
+	}
+	off, n, partial, err := objectRange(r, info)
+	if err != nil {
+		return err
+	}
+	s.objectHeaders(r, info)
+	h := &r.ctx.Response.Header
+	if strings.EqualFold(r.header("x-amz-checksum-mode"), "ENABLED") && !partial {
+		for _, p := range info.Checksums {
+			if strings.HasPrefix(p.Key, "x-amz-checksum-") {
+				h.Set(p.Key, p.Value)
+			}
+		}
+	}
+	status := fasthttp.StatusOK
+	if partial {
+		status = fasthttp.StatusPartialContent
+		h.Set("Content-Range", "bytes "+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(off+n-1, 10)+"/"+strconv.FormatInt(info.Size, 10))
+	}
+	if !withBody {
+		r.ctx.SetStatusCode(status)
+		h.SetContentLength(int(n))
+		return nil
+	}
+	if n <= bufferedReadMax {
+		buf := make([]byte, 0, n)
+		w := sliceWriter{&buf}
+		if _, err := o.WriteRange(w, off, n); err != nil {
+			return err
+		}
+		r.ctx.SetStatusCode(status)
+		r.ctx.SetBody(buf)
+		return nil
+	}
+	r.ctx.SetStatusCode(status)
+	closeObj = false
+	r.ctx.SetBodyStream(&rangeStream{o: o, off: off, n: n}, int(n))
+	return nil
+}
+
+type sliceWriter struct{ b *[]byte }
+
+func (w sliceWriter) Write(p []byte) (int, error) {
+	*w.b = append(*w.b, p...)
+	return len(p), nil
+}
+
+// rangeStream is a response body that writes an object's range straight
+// from the engine (cached blocks are not copied) and releases the object
+// when fasthttp closes it.
+type rangeStream struct {
+	o      *engine.Object
+	off, n int64
+	done   bool
+}
+
+func (rs *rangeStream) WriteTo(w io.Writer) (int64, error) {
+	if rs.done {
+		return 0, nil
+	}
+	rs.done = true
+	return rs.o.WriteRange(w, rs.off, rs.n)
+}
+
+// Read is unused by fasthttp (it prefers WriteTo) but keeps rangeStream an
+// io.Reader.
+func (rs *rangeStream) Read(p []byte) (int, error) {
+	if rs.done || rs.n == 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), rs.n)
+	buf := make([]byte, 0, k)
+	if _, err := rs.o.WriteRange(sliceWriter{&buf}, rs.off, k); err != nil {
+		return 0, err
+	}
+	copy(p, buf)
+	rs.off += k
+	rs.n -= k
+	return int(k), nil
+}
+
+func (rs *rangeStream) Close() error {
+	rs.o.Close()
+	return nil
+}
+
+// copySource parses x-amz-copy-source.
+func copySource(r *request) (string, string, error) {
+	v := r.header("x-amz-copy-source")
+	v, q, _ := strings.Cut(v, "?")
+	if q != "" {
+		if vid, ok := strings.CutPrefix(q, "versionId="); ok && vid != "null" {
+			return "", "", withMessage(errNotImplemented, "Versioning is not implemented.")
+		}
+	}
+	p, err := unescapePath(v)
+	if err != nil {
+		return "", "", withMessage(errInvalidArgument, "Invalid copy source.")
+	}
+	p = strings.TrimPrefix(p, "/")
+	b, k, ok := strings.Cut(p, "/")
+	if !ok || b == "" || k == "" {
+		return "", "", withMessage(errInvalidArgument, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.")
+	}
+	return b, k, nil
+}
+
+// openCopySource opens the source object and applies the
+// x-amz-copy-source-if-* conditions.
+func (s *Server) openCopySource(r *request) (*engine.Object, error) {
+	sb, sk, err := copySource(r)
+	if err != nil {
+		return nil, err
+	}
+	o, err := s.store.Open(sb, sk)
+	if err != nil {
+		return nil, err
+	}
+	notModified, err := readConditions(r, o.Info(), "x-amz-copy-source-")
+	if err == nil && notModified {
+		err = errPreconditionFailed
+	}
+	if err != nil {
+		o.Close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// pipeRange streams n bytes of o from off through a pipe for a Put.
+func pipeRange(o *engine.Object, off, n int64) *io.PipeReader {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := o.WriteRange(pw, off, n)
+		pw.CloseWithError(err)
+	}()
+	return pr
+}
+
+func (s *Server) copyObject(r *request) error {
+	src, err := s.openCopySource(r)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	info := src.Info()
+	directive := strings.ToUpper(r.header("x-amz-metadata-directive"))
+	opts := engine.PutOptions{ContentType: info.ContentType, UserMeta: info.UserMeta}
+	switch directive {
+	case "", "COPY":
+		if info.Bucket == r.bucket && info.Key == r.key {
+			return withMessage(errInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+		}
+		for _, p := range info.Checksums {
+			if !strings.Contains(p.Value, "-") {
+				opts.Checksums = append(opts.Checksums, p)
+			}
+		}
+	case "REPLACE":
+		meta, err := metadata(r)
+		if err != nil {
+			return err
+		}
+		opts.ContentType, opts.UserMeta = contentType(r), meta
+	default:
+		return withMessage(errInvalidArgument, "Unknown metadata directive.")
+	}
+	if opts.Condition, err = putCondition(r); err != nil {
+		return err
+	}
+	body := pipeRange(src, 0, info.Size)
+	defer body.Close()
+	out, err := s.store.Put(r.bucket, r.key, info.Size, body, opts)
+	if err != nil {
+		return err
+	}
+	writeXML(r.ctx, fasthttp.StatusOK, copyObjectResult{Xmlns: s3NS, LastModified: isoTime(out.ModTime), ETag: `"` + out.ETag + `"`})
+	return nil
+}

@@ -1,0 +1,126 @@
+package s3
+
+import "github.com/valyala/fasthttp"
+
+// Resource levels a route applies to.
+const (
+	levelService = iota // "/"
+	levelBucket         // "/bucket"
+	levelObject         // "/bucket/key"
+)
+
+type handler func(s *Server, r *request) error
+
+// route maps a method, a resource level and the query parameters (or a
+// header) that must be present to a handler. The first match wins.
+type route struct {
+	method string
+	level  int
+	query  []string
+	header string
+	name   string
+	h      handler
+}
+
+var routes = []route{
+	{"GET", levelService, nil, "", "ListBuckets", (*Server).listBuckets},
+
+	{"GET", levelBucket, []string{"location"}, "", "GetBucketLocation", (*Server).getBucketLocation},
+	{"GET", levelBucket, []string{"uploads"}, "", "ListMultipartUploads", (*Server).listUploads},
+	{"GET", levelBucket, []string{"list-type"}, "", "ListObjectsV2", (*Server).listObjectsV2},
+	{"GET", levelBucket, nil, "", "ListObjectsV1", (*Server).listObjectsV1},
+	{"HEAD", levelBucket, nil, "", "HeadBucket", (*Server).headBucket},
+	{"PUT", levelBucket, nil, "", "CreateBucket", (*Server).createBucket},
+	{"DELETE", levelBucket, nil, "", "DeleteBucket", (*Server).deleteBucket},
+	{"POST", levelBucket, []string{"delete"}, "", "DeleteObjects", (*Server).deleteObjects},
+
+	{"GET", levelObject, []string{"uploadId"}, "", "ListParts", (*Server).listParts},
+	{"GET", levelObject, nil, "", "GetObject", (*Server).getObject},
+	{"HEAD", levelObject, nil, "", "HeadObject", (*Server).headObject},
+	{"PUT", levelObject, []string{"partNumber", "uploadId"}, "x-amz-copy-source", "UploadPartCopy", (*Server).uploadPartCopy},
+	{"PUT", levelObject, []string{"partNumber", "uploadId"}, "", "UploadPart", (*Server).uploadPart},
+	{"PUT", levelObject, nil, "x-amz-copy-source", "CopyObject", (*Server).copyObject},
+	{"PUT", levelObject, nil, "", "PutObject", (*Server).putObject},
+	{"DELETE", levelObject, []string{"uploadId"}, "", "AbortMultipartUpload", (*Server).abortUpload},
+	{"DELETE", levelObject, nil, "", "DeleteObject", (*Server).deleteObject},
+	{"POST", levelObject, []string{"uploads"}, "", "CreateMultipartUpload", (*Server).createUpload},
+	{"POST", levelObject, []string{"uploadId"}, "", "CompleteMultipartUpload", (*Server).completeUpload},
+}
+
+// unsupported are S3 sub-resources this server does not implement: a
+// request naming one gets NotImplemented, never a wrong success.
+var unsupported = map[string]bool{
+	"accelerate": true, "acl": true, "analytics": true, "attributes": true, "cors": true,
+	"encryption": true, "intelligent-tiering": true, "inventory": true, "legal-hold": true,
+	"lifecycle": true, "logging": true, "metadata-table": true, "metrics": true,
+	"notification": true, "object-lock": true, "ownershipControls": true, "policy": true,
+	"policyStatus": true, "publicAccessBlock": true, "replication": true, "requestPayment": true,
+	"restore": true, "retention": true, "select": true, "session": true, "tagging": true,
+	"torrent": true, "versioning": true, "versions": true, "website": true, "renameObject": true,
+}
+
+// unsupportedHeaders are request headers that ask for features this server
+// does not implement.
+var unsupportedHeaders = []string{
+	"x-amz-server-side-encryption", "x-amz-server-side-encryption-customer-algorithm",
+	"x-amz-server-side-encryption-aws-kms-key-id", "x-amz-object-lock-mode",
+	"x-amz-object-lock-retain-until-date", "x-amz-object-lock-legal-hold",
+	"x-amz-tagging", "x-amz-website-redirect-location", "x-amz-bucket-object-lock-enabled",
+	"x-amz-grant-full-control", "x-amz-grant-read", "x-amz-grant-read-acp", "x-amz-grant-write", "x-amz-grant-write-acp",
+}
+
+func (s *Server) match(r *request) (*route, error) {
+	level := levelService
+	switch {
+	case r.key != "":
+		level = levelObject
+	case r.bucket != "":
+		level = levelBucket
+	}
+	args := r.ctx.QueryArgs()
+	var bad error
+	args.VisitAll(func(k, v []byte) {
+		if unsupported[string(k)] {
+			bad = errNotImplemented
+		}
+		if string(k) == "versionId" && string(v) != "null" && string(v) != "" {
+			bad = withMessage(errNotImplemented, "Versioning is not implemented.")
+		}
+	})
+	if bad != nil {
+		return nil, bad
+	}
+	for _, h := range unsupportedHeaders {
+		if v := r.ctx.Request.Header.Peek(h); len(v) > 0 {
+			if h == "x-amz-bucket-object-lock-enabled" && string(v) != "true" {
+				continue
+			}
+			return nil, withMessage(errNotImplemented, "The "+h+" header is not implemented.")
+		}
+	}
+	method := string(r.ctx.Method())
+	for i := range routes {
+		rt := &routes[i]
+		if rt.method != method || rt.level != level {
+			continue
+		}
+		ok := true
+		for _, q := range rt.query {
+			if !args.Has(q) {
+				ok = false
+				break
+			}
+		}
+		if ok && rt.header != "" && len(r.ctx.Request.Header.Peek(rt.header)) == 0 {
+			ok = false
+		}
+		if ok {
+			return rt, nil
+		}
+	}
+	switch method {
+	case fasthttp.MethodGet, fasthttp.MethodHead, fasthttp.MethodPut, fasthttp.MethodPost, fasthttp.MethodDelete:
+		return nil, errMethodNotAllowed
+	}
+	return nil, errNotImplemented
+}

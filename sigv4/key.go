@@ -1,0 +1,65 @@
+package sigv4
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"sync"
+)
+
+const (
+	algorithm  = "AWS4-HMAC-SHA256"
+	service    = "s3"
+	terminator = "aws4_request"
+	timeFormat = "20060102T150405Z"
+	dateFormat = "20060102"
+)
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+// deriveKey computes the SigV4 signing key for one day, region and service.
+func deriveKey(secret, date, region, svc string) []byte {
+	k := hmacSHA256([]byte("AWS4"+secret), date)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, svc)
+	return hmacSHA256(k, terminator)
+}
+
+// keyCacheSize bounds the signing-key cache; it holds one key per
+// (secret, day, region), so it only fills with many users or regions.
+const keyCacheSize = 1024
+
+type keyID struct{ secret, date, region string }
+
+// keyCache is a bounded cache of derived signing keys.
+type keyCache struct {
+	mu sync.RWMutex
+	m  map[keyID][]byte
+}
+
+func (c *keyCache) get(secret, date, region string) []byte {
+	id := keyID{secret, date, region}
+	c.mu.RLock()
+	k, ok := c.m[id]
+	c.mu.RUnlock()
+	if ok {
+		return k
+	}
+	k = deriveKey(secret, date, region, service)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[keyID][]byte)
+	}
+	if len(c.m) >= keyCacheSize {
+		for old := range c.m { // evict one arbitrary entry
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[id] = k
+	c.mu.Unlock()
+	return k
+}

@@ -1,0 +1,544 @@
+package sigv4
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Payload hash values (x-amz-content-sha256) other than a hex SHA-256.
+const (
+	UnsignedPayload          = "UNSIGNED-PAYLOAD"
+	StreamingPayload         = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+	StreamingPayloadTrailer  = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
+	StreamingUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+
+	// EmptySHA256 is the hex SHA-256 of an empty payload.
+	EmptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+)
+
+const (
+	// MaxClockSkew is how far a request's date may be from the server clock.
+	MaxClockSkew = 15 * time.Minute
+	// MaxPresignExpires is the longest X-Amz-Expires accepted (7 days).
+	MaxPresignExpires = 604800 * time.Second
+)
+
+// Verifier checks SigV4 signatures. Its zero value needs only Credentials;
+// it is safe for concurrent use and must not be copied after first use.
+type Verifier struct {
+	// Credentials returns the secret key of an access key.
+	Credentials func(accessKey string) (secretKey string, ok bool)
+
+	// Region, when set, is the only credential-scope region accepted besides
+	// us-east-1 (which minio-go uses to ask for a bucket's location).
+	// Empty accepts any region.
+	Region string
+
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+
+	keys keyCache
+}
+
+// Auth describes a verified request.
+type Auth struct {
+	AccessKey   string
+	Region      string    // credential-scope region
+	Time        time.Time // request time (x-amz-date, Date or X-Amz-Date)
+	PayloadHash string    // x-amz-content-sha256 (UNSIGNED-PAYLOAD if a presigned URL names none)
+	Presigned   bool      // authenticated by query parameters
+	Signature   string    // request signature, lowercase hex; seeds chunk signatures
+
+	key     []byte // signing key
+	amzDate string // timestamp as used in the string to sign
+	scope   string // date/region/s3/aws4_request
+}
+
+type payloadKind uint8
+
+const (
+	payloadUnsigned payloadKind = iota
+	payloadHex
+	payloadStreamSigned
+	payloadStreamSignedTrailer
+	payloadStreamUnsignedTrailer
+)
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func classifyPayload(s string) (payloadKind, *Error) {
+	switch s {
+	case UnsignedPayload:
+		return payloadUnsigned, nil
+	case StreamingPayload:
+		return payloadStreamSigned, nil
+	case StreamingPayloadTrailer:
+		return payloadStreamSignedTrailer, nil
+	case StreamingUnsignedTrailer:
+		return payloadStreamUnsignedTrailer, nil
+	case "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD", "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER":
+		return 0, errECDSA
+	}
+	if len(s) == 64 && isHex(s) {
+		return payloadHex, nil
+	}
+	return 0, errBadSHAHeader
+}
+
+// credential is a parsed "AK/date/region/s3/aws4_request".
+type credential struct {
+	accessKey, date, region string
+	scope                   string // everything after "AK/"
+}
+
+// parseCredential splits a credential from the right, so the access key may
+// contain '/'. It returns the reason when malformed.
+func parseCredential(s string) (credential, string) {
+	const bad = `the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`
+	var parts [4]string
+	rest := s
+	for i := 3; i >= 0; i-- {
+		j := strings.LastIndexByte(rest, '/')
+		if j < 0 {
+			return credential{}, bad
+		}
+		parts[i] = rest[j+1:]
+		rest = rest[:j]
+	}
+	c := credential{accessKey: rest, date: parts[0], region: parts[1], scope: s[len(rest)+1:]}
+	if c.accessKey == "" || c.region == "" || len(c.date) != 8 {
+		return credential{}, bad
+	}
+	for i := 0; i < 8; i++ {
+		if c.date[i] < '0' || c.date[i] > '9' {
+			return credential{}, bad
+		}
+	}
+	if parts[2] != service {
+		return credential{}, `incorrect service "` + parts[2] + `". This endpoint belongs to "s3".`
+	}
+	if parts[3] != terminator {
+		return credential{}, `incorrect terminal "` + parts[3] + `". This endpoint uses "aws4_request".`
+	}
+	return c, ""
+}
+
+// authHeader is a parsed Authorization header.
+type authHeader struct {
+	cred          credential
+	signedHeaders string
+	signature     string
+}
+
+// parseAuthorization parses "AWS4-HMAC-SHA256 Credential=..., SignedHeaders=...,
+// Signature=..."; components may come in any order, separated by "," and
+// optional white space.
+func parseAuthorization(s string) (authHeader, *Error) {
+	var h authHeader
+	s = strings.TrimLeft(s, " \t")
+	alg, rest := s, ""
+	if i := strings.IndexAny(s, " \t"); i >= 0 {
+		alg, rest = s[:i], s[i+1:]
+	}
+	if alg != algorithm {
+		if alg == "AWS" {
+			return h, errV2
+		}
+		return h, newErr(CodeInvalidArgument, "Unsupported Authorization Type")
+	}
+	var seen [3]bool
+	for rest != "" {
+		var part string
+		part, rest, _ = strings.Cut(rest, ",")
+		part = strings.Trim(part, " \t")
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		i := -1
+		switch k {
+		case "Credential":
+			i = 0
+		case "SignedHeaders":
+			i = 1
+			h.signedHeaders = v
+		case "Signature":
+			i = 2
+			h.signature = v
+		}
+		if !ok || i < 0 {
+			return h, malformedHeader(`the authorization component "` + part + `" is malformed.`)
+		}
+		if seen[i] {
+			return h, malformedHeader(`the authorization component "` + k + `" appears twice.`)
+		}
+		seen[i] = true
+		if i == 0 {
+			var why string
+			if h.cred, why = parseCredential(v); why != "" {
+				return h, malformedHeader(why)
+			}
+		}
+	}
+	if !seen[0] || !seen[1] || !seen[2] {
+		return h, malformedHeader("it must contain Credential, SignedHeaders and Signature.")
+	}
+	if why := checkSignedHeaders(h.signedHeaders); why != "" {
+		return h, malformedHeader(why)
+	}
+	return h, nil
+}
+
+// checkSignedHeaders requires non-empty names and a signed host header.
+func checkSignedHeaders(s string) string {
+	host := false
+	for rest := s; ; {
+		var name string
+		var more bool
+		name, rest, more = strings.Cut(rest, ";")
+		if name == "" {
+			return "SignedHeaders contains an empty header name."
+		}
+		if strings.EqualFold(name, "host") {
+			host = true
+		}
+		if !more {
+			break
+		}
+	}
+	if !host {
+		return "the host header must be signed."
+	}
+	return ""
+}
+
+// presignParams are the query parameters of a presigned URL.
+type presignParams struct {
+	algorithm, credential, date, expires, signedHeaders, signature, contentSHA string
+}
+
+const presignRequired = "Query-string authentication version 4 requires the X-Amz-Algorithm, X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and X-Amz-Expires parameters."
+
+// parsePresign extracts and decodes the X-Amz-* parameters of a presigned URL.
+func parsePresign(params []queryParam) (presignParams, *Error) {
+	var p presignParams
+	for _, q := range params {
+		var dst *string
+		switch q.key {
+		case "X-Amz-Algorithm":
+			dst = &p.algorithm
+		case "X-Amz-Credential":
+			dst = &p.credential
+		case "X-Amz-Date":
+			dst = &p.date
+		case "X-Amz-Expires":
+			dst = &p.expires
+		case "X-Amz-SignedHeaders":
+			dst = &p.signedHeaders
+		case "X-Amz-Signature":
+			dst = &p.signature
+		case "X-Amz-Content-Sha256":
+			dst = &p.contentSHA
+		default:
+			continue
+		}
+		v, err := url.QueryUnescape(q.rawValue)
+		if err != nil || v == "" {
+			return p, malformedQuery(presignRequired)
+		}
+		if *dst != "" {
+			return p, malformedQuery("Query parameter " + q.key + " appears more than once.")
+		}
+		*dst = v
+	}
+	if p.algorithm == "" || p.credential == "" || p.date == "" || p.expires == "" ||
+		p.signedHeaders == "" || p.signature == "" {
+		return p, malformedQuery(presignRequired)
+	}
+	if p.algorithm != algorithm {
+		return p, malformedQuery(`X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"`)
+	}
+	return p, nil
+}
+
+func hasParam(params []queryParam, key string) bool {
+	for _, q := range params {
+		if q.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *Verifier) regionOK(region string) bool {
+	return v.Region == "" || region == v.Region || region == "us-east-1"
+}
+
+// Verify authenticates r by its Authorization header or presigned query.
+// Errors are *Error; a request with neither gets AccessDenied.
+func (v *Verifier) Verify(r *Request) (*Auth, error) {
+	params := parseQuery(r.RawQuery, make([]queryParam, 0, 8))
+	authz := r.header("authorization")
+	presigned := hasParam(params, "X-Amz-Algorithm") || hasParam(params, "X-Amz-Credential") ||
+		hasParam(params, "X-Amz-Signature")
+	var a *Auth
+	var err *Error
+	switch {
+	case authz != "" && presigned:
+		err = errTwoAuth
+	case authz != "":
+		a, err = v.verifyHeader(r, authz, params)
+	case presigned:
+		a, err = v.verifyPresigned(r, params)
+	case hasParam(params, "AWSAccessKeyId") && hasParam(params, "Signature"):
+		err = errV2
+	default:
+		err = errAccessDenied
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// parseAmzDate parses the ISO 8601 basic format "20060102T150405Z" strictly.
+func parseAmzDate(s string) (time.Time, bool) {
+	if len(s) != len(timeFormat) || s[8] != 'T' || s[15] != 'Z' {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(timeFormat, s)
+	return t, err == nil
+}
+
+// parseHTTPDate parses the Date header formats HTTP allows.
+func parseHTTPDate(s string) (time.Time, bool) {
+	for _, layout := range [...]string{"Mon, 02 Jan 2006 15:04:05 GMT", time.RFC850, time.ANSIC} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func (v *Verifier) verifyHeader(r *Request, authz string, params []queryParam) (*Auth, *Error) {
+	h, err := parseAuthorization(authz)
+	if err != nil {
+		return nil, err
+	}
+	var t time.Time
+	amzDate := r.header("x-amz-date")
+	if amzDate != "" {
+		var ok bool
+		if t, ok = parseAmzDate(amzDate); !ok {
+			return nil, errNoDate
+		}
+	} else {
+		var ok bool
+		if t, ok = parseHTTPDate(r.header("date")); !ok {
+			return nil, errNoDate
+		}
+		amzDate = t.Format(timeFormat)
+	}
+	if h.cred.date != amzDate[:8] {
+		return nil, malformedHeader(`Invalid credential date "` + h.cred.date + `". This date is not the same as X-Amz-Date: "` + amzDate[:8] + `".`)
+	}
+	if !v.regionOK(h.cred.region) {
+		return nil, malformedHeader("the region '" + h.cred.region + "' is wrong; expecting '" + v.Region + "'")
+	}
+	payload := r.header("x-amz-content-sha256")
+	if payload == "" {
+		return nil, errNoSHAHeader
+	}
+	if _, err := classifyPayload(payload); err != nil {
+		return nil, err
+	}
+	secret, ok := v.lookup(h.cred.accessKey)
+	if !ok {
+		return nil, errUnknownKey
+	}
+	now := v.now()
+	if d := t.Sub(now); d > MaxClockSkew || d < -MaxClockSkew {
+		return nil, errSkewed
+	}
+	a := &Auth{AccessKey: h.cred.accessKey, Region: h.cred.region, Time: t, PayloadHash: payload,
+		amzDate: amzDate, scope: h.cred.scope}
+	if err := v.check(a, r, secret, params, "", h.signedHeaders, h.signature); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (v *Verifier) verifyPresigned(r *Request, params []queryParam) (*Auth, *Error) {
+	p, err := parsePresign(params)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := parseAmzDate(p.date)
+	if !ok {
+		return nil, malformedQuery(`X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`)
+	}
+	expires, perr := strconv.ParseInt(p.expires, 10, 64)
+	switch {
+	case perr != nil && !strings.HasPrefix(p.expires, "-"):
+		return nil, malformedQuery("X-Amz-Expires should be a number")
+	case perr != nil || expires < 0:
+		return nil, malformedQuery("X-Amz-Expires must be non-negative")
+	case expires == 0:
+		return nil, malformedQuery("X-Amz-Expires must be at least 1 second")
+	case expires > int64(MaxPresignExpires/time.Second):
+		return nil, malformedQuery("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+	}
+	cred, why := parseCredential(p.credential)
+	if why != "" {
+		return nil, malformedQuery("Error parsing the X-Amz-Credential parameter; " + why)
+	}
+	if cred.date != p.date[:8] {
+		return nil, malformedQuery(`Invalid credential date "` + cred.date + `". This date is not the same as X-Amz-Date: "` + p.date[:8] + `".`)
+	}
+	if !v.regionOK(cred.region) {
+		return nil, malformedQuery("Error parsing the X-Amz-Credential parameter; the region '" + cred.region + "' is wrong; expecting '" + v.Region + "'")
+	}
+	if why := checkSignedHeaders(p.signedHeaders); why != "" {
+		return nil, malformedQuery(why)
+	}
+	payload := UnsignedPayload
+	if p.contentSHA != "" {
+		payload = p.contentSHA
+		if _, err := classifyPayload(payload); err != nil {
+			return nil, err
+		}
+	}
+	secret, ok := v.lookup(cred.accessKey)
+	if !ok {
+		return nil, errUnknownKey
+	}
+	now := v.now()
+	if t.Sub(now) > MaxClockSkew {
+		return nil, errNotYetValid
+	}
+	if now.Sub(t) > time.Duration(expires)*time.Second {
+		return nil, errExpired
+	}
+	a := &Auth{AccessKey: cred.accessKey, Region: cred.region, Time: t, PayloadHash: payload,
+		Presigned: true, amzDate: p.date, scope: cred.scope}
+	if err := v.check(a, r, secret, params, "X-Amz-Signature", p.signedHeaders, p.signature); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (v *Verifier) lookup(ak string) (string, bool) {
+	if v.Credentials == nil {
+		return "", false
+	}
+	return v.Credentials(ak)
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// check computes the signature of r and compares it with sigHex in constant
+// time. If the path as sent does not match, the path re-encoded from its
+// decoded form is tried, for clients that sign a differently escaped path.
+func (v *Verifier) check(a *Auth, r *Request, secret string, params []queryParam, skip, signedHeaders, sigHex string) *Error {
+	var want [sha256.Size]byte
+	if len(sigHex) != 2*sha256.Size {
+		return errSignature
+	}
+	if _, err := hex.Decode(want[:], []byte(sigHex)); err != nil {
+		return errSignature
+	}
+	a.key = v.keys.get(secret, a.scope[:8], a.Region)
+	path := r.Path
+	if path == "" {
+		path = "/"
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	sig := computeSignature(bp, a, r, path, params, skip, signedHeaders)
+	if !hmac.Equal(sig[:], want[:]) {
+		alt, err := url.PathUnescape(path)
+		if err != nil {
+			return errSignature
+		}
+		if alt = EncodePath(alt); alt == path {
+			return errSignature
+		}
+		if sig = computeSignature(bp, a, r, alt, params, skip, signedHeaders); !hmac.Equal(sig[:], want[:]) {
+			return errSignature
+		}
+	}
+	a.Signature = hex.EncodeToString(sig[:])
+	return nil
+}
+
+// computeSignature builds the canonical request and string to sign in *bp
+// and returns the HMAC with a.key.
+func computeSignature(bp *[]byte, a *Auth, r *Request, path string, params []queryParam, skip, signedHeaders string) [sha256.Size]byte {
+	b := (*bp)[:0]
+	b = append(b, r.Method...)
+	b = append(b, '\n')
+	b = append(b, path...)
+	b = append(b, '\n')
+	b = appendCanonicalQuery(b, params, skip)
+	b = append(b, '\n')
+	for rest := signedHeaders; rest != ""; {
+		var name string
+		name, rest, _ = strings.Cut(rest, ";")
+		b = append(b, name...)
+		b = append(b, ':')
+		lower := strings.ToLower(name)
+		switch {
+		case lower == "host":
+			host := r.Host
+			if host == "" {
+				host = r.header("host")
+			}
+			b = appendHeaderValue(b, []string{host})
+		case r.Values != nil:
+			b = appendHeaderValue(b, r.Values(lower))
+		default:
+			b = appendHeaderValue(b, []string{r.header(lower)})
+		}
+		b = append(b, '\n')
+	}
+	b = append(b, '\n')
+	b = append(b, signedHeaders...)
+	b = append(b, '\n')
+	b = append(b, a.PayloadHash...)
+	sum := sha256.Sum256(b)
+
+	b = b[:0]
+	b = append(b, algorithm+"\n"...)
+	b = append(b, a.amzDate...)
+	b = append(b, '\n')
+	b = append(b, a.scope...)
+	b = append(b, '\n')
+	b = hex.AppendEncode(b, sum[:])
+	m := hmac.New(sha256.New, a.key)
+	m.Write(b)
+	var sig [sha256.Size]byte
+	m.Sum(sig[:0])
+	*bp = b
+	return sig
+}

@@ -90,10 +90,16 @@ func readLayout(fs vfs.FS, dir string) (layout, bool, error) {
 // checks that the drives form one set opened with compatible options.
 func loadLayout(o Options) (layout, error) {
 	fs := o.FS
-	want := layout{Format: formatVersion, BlockSize: o.BlockSize, Drives: len(o.Dirs), Replicas: replicasFor(len(o.Dirs))}
+	replicas := replicasFor(len(o.Dirs))
+	if o.Parity > 0 {
+		replicas = o.Parity + 1
+	} else if o.Parity < 0 {
+		replicas = 1
+	}
+	want := layout{Format: formatVersion, BlockSize: o.BlockSize, Drives: len(o.Dirs), Replicas: replicas}
 	var found []layout
 	for _, d := range o.Dirs {
-		if err := fs.MkdirAll(d, 0o755); err != nil {
+		if err := mkdirAllSynced(fs, d); err != nil {
 			return layout{}, err
 		}
 		l, ok, err := readLayout(fs, d)
@@ -128,16 +134,51 @@ func loadLayout(o Options) (layout, error) {
 			return layout{}, fmt.Errorf("%w: drive %s has format %d, this build reads %d", ErrIncompatibleLayout, o.Dirs[i], l.Format, formatVersion)
 		case l.BlockSize != o.BlockSize:
 			return layout{}, fmt.Errorf("%w: drive %s was written with block size %d, not %d", ErrIncompatibleLayout, o.Dirs[i], l.BlockSize, o.BlockSize)
-		case l.Drives != len(o.Dirs) || l.Replicas != want.Replicas:
+		case l.Drives != len(o.Dirs):
 			return layout{}, fmt.Errorf("%w: drive %s belongs to a set of %d drives, opened with %d", ErrIncompatibleLayout, o.Dirs[i], l.Drives, len(o.Dirs))
+		case o.Parity != 0 && l.Replicas != want.Replicas:
+			return layout{}, fmt.Errorf("%w: the drives were set up with parity %d, opened with parity %d", ErrIncompatibleLayout, l.Replicas-1, want.Replicas-1)
 		case l.SetID != found[0].SetID:
 			return layout{}, fmt.Errorf("%w: drive %s belongs to set %s, drive %s to set %s", ErrIncompatibleLayout, o.Dirs[i], l.SetID, o.Dirs[0], found[0].SetID)
 		case l.Drive != i:
 			return layout{}, fmt.Errorf("%w: drive %s is drive %d of its set, given as drive %d", ErrIncompatibleLayout, o.Dirs[i], l.Drive, i)
 		}
 	}
-	want.SetID = found[0].SetID
+	// Parity left at its default takes what the drives recorded.
+	want.SetID, want.Replicas = found[0].SetID, found[0].Replicas
 	return want, nil
 }
 
 func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }
+
+// mkdirAllSynced creates dir and any missing parents, then syncs every
+// parent whose entries changed (up to the closest existing ancestor), so a
+// directory the engine creates survives a crash.
+func mkdirAllSynced(fs vfs.FS, dir string) error {
+	var parents []string
+	for p := fs.PathDir(dir); ; p = fs.PathDir(p) {
+		parents = append(parents, p)
+		if fs.PathDir(p) == p {
+			break
+		}
+		if _, err := fs.Stat(p); err == nil {
+			break
+		} else if !isNotExist(err) {
+			return err
+		}
+	}
+	if _, err := fs.Stat(dir); err == nil {
+		return nil
+	} else if !isNotExist(err) {
+		return err
+	}
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, p := range parents {
+		if err := syncDir(fs, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -32,6 +32,11 @@ type Options struct {
 	Dirs []string
 	// FS is the filesystem all engine I/O goes through. Default: vfs.Default.
 	FS vfs.FS
+	// Parity is how many drive losses the data survives: each segment is
+	// written to Parity+1 drives. Default (0): by drive count — 1 drive: 0,
+	// 2–3: 1, 4–11: 2, 12 and up: 4. Negative means 0. Persisted at first
+	// open.
+	Parity int
 
 	// BlockSize is the logical block size: the unit of checksums,
 	// compression, caching and reads. Default: 64 KiB. Persisted at first
@@ -144,6 +149,9 @@ func (o Options) Validate() error {
 	}
 	if o.MinPartSize > MaxPartSize {
 		return bad("MinPartSize %d: at most %d", o.MinPartSize, int64(MaxPartSize))
+	}
+	if o.Parity >= len(o.Dirs) && o.Parity > 0 {
+		return bad("parity %d needs at least %d drives, have %d", o.Parity, o.Parity+1, len(o.Dirs))
 	}
 	if len(o.Dirs) > 64 {
 		return bad("%d drives: at most 64", len(o.Dirs))

@@ -33,6 +33,7 @@ type config struct {
 	logFormat string
 	tlsCert   string
 	tlsKey    string
+	parity    int
 	region    string
 	domain    string
 	accessKey string
@@ -76,6 +77,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.logFormat, "log-format", envOr("LSMD_LOG_FORMAT", "console"), "console or json (env LSMD_LOG_FORMAT)")
 	fs.StringVar(&c.tlsCert, "tls-cert", os.Getenv("LSMD_TLS_CERT"), "TLS certificate file; serves HTTPS with --tls-key (env LSMD_TLS_CERT)")
 	fs.StringVar(&c.tlsKey, "tls-key", os.Getenv("LSMD_TLS_KEY"), "TLS private key file (env LSMD_TLS_KEY)")
+	fs.IntVar(&c.parity, "parity", 0, "drive losses to survive (default by drive count: 1 drive 0, 2-3 drives 1, 4-11 drives 2, 12+ drives 4)")
 	fs.StringVar(&c.region, "region", envOr("MINIO_REGION", envOr("MINIO_SITE_REGION", "us-east-1")), "region reported to clients (env MINIO_REGION)")
 	fs.StringVar(&c.domain, "domain", os.Getenv("MINIO_DOMAIN"), "enables virtual-host-style requests BUCKET.DOMAIN (env MINIO_DOMAIN)")
 	if err := fs.Parse(args); err != nil {
@@ -146,7 +148,7 @@ func run(args []string) error {
 		cacheSize = -1
 	}
 	sugar := log.Sugar()
-	store, err := engine.Open(engine.Options{Dirs: c.dirs, CacheSize: cacheSize, Logf: sugar.Infof})
+	store, err := engine.Open(engine.Options{Dirs: c.dirs, Parity: c.parity, CacheSize: cacheSize, Logf: sugar.Infof})
 	if err != nil {
 		return err
 	}

@@ -126,7 +126,7 @@ func (a *applier) replaceObject(bucket, key string, old, en *entry) error {
 func (a *applier) apply(r *record) (ObjectInfo, PartInfo, error) {
 	var info ObjectInfo
 	var part PartInfo
-	if !a.runsExist(r.runs) {
+	if !a.runsExist(r.runs) || !a.runsExist(r.newRuns) {
 		return info, part, fmt.Errorf("%w: record names blocks missing from the log", ErrCorrupt)
 	}
 	needBucket := r.op != opCreateBucket
@@ -217,6 +217,9 @@ func (a *applier) apply(r *record) (ObjectInfo, PartInfo, error) {
 
 	case opComplete:
 		return a.complete(r)
+
+	case opRelocate:
+		return info, part, a.relocate(r)
 
 	case opAbort:
 		uk := uploadKey(r.bucket, r.key, r.uploadID)
@@ -374,4 +377,82 @@ func (a *applier) commit(pos logPos, sync *pebble.WriteOptions) error {
 	s.st = a.st
 	s.segMu.Unlock()
 	return nil
+}
+
+// spliceRun replaces old in runs with repl; false when runs does not hold
+// old (the entry changed since compaction read it).
+func spliceRun(runs []run, old run, repl []run) ([]run, bool) {
+	for i, x := range runs {
+		if x == old {
+			out := make([]run, 0, len(runs)-1+len(repl))
+			out = append(append(append(out, runs[:i]...), repl...), runs[i+1:]...)
+			return out, true
+		}
+	}
+	return nil, false
+}
+
+// relocate swaps one run of an object or part for its copy, only if the
+// entry still holds that run: a racing overwrite or delete wins, and the
+// copy becomes garbage.
+func (a *applier) relocate(r *record) error {
+	if len(r.runs) != 1 {
+		return fmt.Errorf("%w: relocation of %d runs", ErrCorrupt, len(r.runs))
+	}
+	old := r.runs[0]
+	var n uint32
+	for _, x := range r.newRuns {
+		n += x.count
+	}
+	if n != old.count {
+		return fmt.Errorf("%w: relocation changes the block count", ErrCorrupt)
+	}
+	if r.uploadID != "" {
+		k := partKey(r.uploadID, r.part)
+		v, ok, err := a.get(k)
+		if err != nil || !ok {
+			return cmpErr(err)
+		}
+		pv, err := decodePart(v)
+		if err != nil {
+			return fmt.Errorf("%w: part entry", ErrCorrupt)
+		}
+		nr, ok := spliceRun(pv.runs, old, r.newRuns)
+		if !ok {
+			return ErrPreconditionFailed
+		}
+		pv.runs = nr
+		if err := a.b.Set(k, pv.encode(), nil); err != nil {
+			return err
+		}
+	} else {
+		en, err := a.object(r.bucket, r.key)
+		if err != nil || en == nil {
+			return cmpErr(err)
+		}
+		found := false
+		for i := range en.extents {
+			if nr, ok := spliceRun(en.extents[i].runs, old, r.newRuns); ok {
+				en.extents[i].runs, found = nr, true
+				break
+			}
+		}
+		if !found {
+			return ErrPreconditionFailed
+		}
+		if err := a.b.Set(objectKey(r.bucket, r.key), en.encode(), nil); err != nil {
+			return err
+		}
+	}
+	a.delta[old.seg] -= old.phys
+	a.addRuns(r.newRuns, 1)
+	return nil
+}
+
+// cmpErr is a failed compare-and-swap, or the lookup error behind it.
+func cmpErr(err error) error {
+	if err != nil {
+		return err
+	}
+	return ErrPreconditionFailed
 }

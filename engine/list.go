@@ -164,7 +164,11 @@ func (s *Store) ListUploads(bucket string, o ListUploadsOptions) (ListUploadsRes
 		return string(k[:len(k)-uploadIDLen-1]), string(k[len(k)-uploadIDLen:]), true
 	}
 	start := append(append([]byte(nil), base...), o.Prefix...)
-	if o.KeyMarker >= o.Prefix {
+	if cp, ok := (&groupedLister{prefix: o.Prefix, delimiter: o.Delimiter}).commonPrefix(o.KeyMarker); ok {
+		// As in List: a KeyMarker within a common prefix (NextKeyMarker
+		// of a page that ended with one) skips the whole group.
+		start = prefixEnd(append(append([]byte(nil), base...), cp...))
+	} else if o.KeyMarker != "" && o.KeyMarker >= o.Prefix {
 		start = append(append(append([]byte(nil), base...), o.KeyMarker...), 0)
 		if o.UploadIDMarker != "" {
 			start = append(start, o.UploadIDMarker...)

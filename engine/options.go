@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -66,6 +67,16 @@ type Options struct {
 	// MinPartSize is the smallest part other than the last that Complete
 	// accepts. Default: 5 MiB (S3's rule). Negative means no minimum.
 	MinPartSize int64
+	// CompactionThreshold is the garbage ratio above which a sealed segment
+	// is compacted. Default: 0.3.
+	CompactionThreshold float64
+	// CompactionRate caps compaction's copying in bytes per second.
+	// Default: 64 MiB/s. Negative: unlimited.
+	CompactionRate int64
+	// CompactionInterval is how often background compaction looks for
+	// work. Default: 1 minute. Negative disables background compaction
+	// (Compact still works).
+	CompactionInterval time.Duration
 	// Logf receives rare operational messages (recovery, sealing). Default:
 	// discard.
 	Logf func(format string, args ...any)
@@ -117,6 +128,15 @@ func (o Options) EnsureDefaults() Options {
 	if o.MinPartSize == 0 {
 		o.MinPartSize = DefaultMinPartSize
 	}
+	if o.CompactionThreshold == 0 {
+		o.CompactionThreshold = 0.3
+	}
+	if o.CompactionRate == 0 {
+		o.CompactionRate = 64 << 20
+	}
+	if o.CompactionInterval == 0 {
+		o.CompactionInterval = time.Minute
+	}
 	if o.Logf == nil {
 		o.Logf = func(string, ...any) {}
 	}
@@ -152,6 +172,9 @@ func (o Options) Validate() error {
 	}
 	if o.Parity >= len(o.Dirs) && o.Parity > 0 {
 		return bad("parity %d needs at least %d drives, have %d", o.Parity, o.Parity+1, len(o.Dirs))
+	}
+	if o.CompactionThreshold < 0 || o.CompactionThreshold >= 1 {
+		return bad("CompactionThreshold %v: want a ratio in (0, 1)", o.CompactionThreshold)
 	}
 	if len(o.Dirs) > 64 {
 		return bad("%d drives: at most 64", len(o.Dirs))

@@ -101,26 +101,48 @@ func (s *Store) Open(bucket, key string) (*Object, error) {
 	if err := checkObject(bucket, key); err != nil {
 		return nil, err
 	}
-	en, err := s.lookup(bucket, key)
-	if err != nil {
-		return nil, err
+	// A segment that compaction is deleting has had its runs moved: look
+	// the entry up again to find the new location.
+	for attempt := 0; ; attempt++ {
+		en, err := s.lookup(bucket, key)
+		if err != nil {
+			return nil, err
+		}
+		o := &Object{s: s, info: en.info(bucket, key), en: en}
+		var off int64
+		for _, x := range en.extents {
+			o.starts = append(o.starts, off)
+			off += x.size
+		}
+		if o.pin() || attempt == 10 {
+			return o, nil
+		}
+		time.Sleep(time.Millisecond)
 	}
-	o := &Object{s: s, info: en.info(bucket, key), en: en}
-	var off int64
-	for _, x := range en.extents {
-		o.starts = append(o.starts, off)
-		off += x.size
-	}
+}
+
+// pin takes a reference on every segment the object's runs name; it fails
+// (holding nothing) if one of them is being deleted.
+func (o *Object) pin() bool {
+	s := o.s
 	s.segMu.RLock()
-	en.allRuns(func(r run) {
+	defer s.segMu.RUnlock()
+	ok := true
+	o.en.allRuns(func(r run) {
 		sg := s.segs[r.seg]
-		if sg != nil && (len(o.segs) == 0 || o.segs[len(o.segs)-1] != sg) {
-			sg.refs.Add(1)
-			o.segs = append(o.segs, sg)
+		if sg == nil || !ok || (len(o.segs) > 0 && o.segs[len(o.segs)-1] == sg) {
+			return
+		}
+		sg.refs.Add(1)
+		o.segs = append(o.segs, sg)
+		if sg.deleting.Load() {
+			ok = false
 		}
 	})
-	s.segMu.RUnlock()
-	return o, nil
+	if !ok {
+		o.Close()
+	}
+	return ok
 }
 
 // Info returns the object's metadata.

@@ -49,6 +49,7 @@ const (
 	opPutPart
 	opComplete
 	opAbort
+	opRelocate // compaction: move one run of an object or part (CAS)
 )
 
 // record is one logged mutation. Fields not used by an op stay zero.
@@ -67,6 +68,9 @@ type record struct {
 	hasInline   bool
 	runs        []run
 	parts       []CompletePart
+	newRuns     []run // opRelocate: what replaces runs[0]
+
+	pins []*segment // segments holding this record's blocks until applied (not encoded)
 }
 
 const recordVersion = 1
@@ -103,6 +107,7 @@ func (r *record) encode(dst []byte) []byte {
 		e.uvarint(uint64(p.Number))
 		e.str(p.ETag)
 	}
+	encodeRuns(&e, r.newRuns)
 	return e.b
 }
 
@@ -133,10 +138,11 @@ func decodeRecord(b []byte) (*record, error) {
 	for i := 0; i < n; i++ {
 		r.parts = append(r.parts, CompletePart{Number: int(d.uvarint()), ETag: d.str()})
 	}
+	r.newRuns = decodeRuns(&d)
 	if err := d.done(); err != nil {
 		return nil, err
 	}
-	if r.op < opPut || r.op > opAbort {
+	if r.op < opPut || r.op > opRelocate {
 		return nil, errDecode
 	}
 	return r, nil

@@ -29,7 +29,10 @@ type segment struct {
 	// may cut a torn tail logically where it cannot truncate).
 	sealedSize atomic.Int64
 	sealed     atomic.Bool
-	refs       atomic.Int64
+	// refs counts readers and in-flight writers holding the segment;
+	// compaction sets deleting, then waits for refs to drain.
+	refs     atomic.Int64
+	deleting atomic.Bool
 }
 
 const writeCategory vfs.DiskWriteCategory = "lsmstore-segment"

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -47,9 +48,13 @@ type Store struct {
 	closed   atomic.Bool
 	kick     chan struct{}
 	stop     chan struct{}
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // the committer
+	bgWG     sync.WaitGroup // background work
 	chunks   sync.Pool
 	counters counters
+	compact  compactor
+	// stopBackground cancels background work (compaction).
+	stopBackground context.CancelFunc
 }
 
 type counters struct {
@@ -97,7 +102,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("engine: data directory %s is in use: %w", o.Dirs[0], err)
 	}
 	for _, d := range o.Dirs {
-		if err := o.FS.MkdirAll(s.segDir(d), 0o755); err != nil {
+		if err := mkdirAllSynced(o.FS, s.segDir(d)); err != nil {
 			return nil, err
 		}
 	}
@@ -130,6 +135,12 @@ func Open(opts Options) (*Store, error) {
 	ok = true
 	s.wg.Add(1)
 	go s.committer()
+	bg, cancel := context.WithCancel(context.Background())
+	s.stopBackground = cancel
+	if o.CompactionInterval > 0 {
+		s.bgWG.Add(1)
+		go s.compactLoop(bg)
+	}
 	return s, nil
 }
 
@@ -156,6 +167,10 @@ func (s *Store) replicaDrives(id uint64) []string {
 // Close stops the committer, makes the applied state durable and closes
 // every file. Writes in flight finish first.
 func (s *Store) Close() error {
+	if s.stopBackground != nil {
+		s.stopBackground()
+		s.bgWG.Wait()
+	}
 	if s.closed.Swap(true) {
 		return ErrClosed
 	}
@@ -276,21 +291,24 @@ func (s *Store) activeFor(n int) (*segment, error) {
 
 // appendBlocks appends a run of block frames and returns where it landed.
 // metas hold offsets relative to frames.
-func (s *Store) appendBlocks(frames []byte, metas []blockEntry) (run, error) {
+// The segment is returned pinned: the caller unpins it once the record
+// naming the run is applied (or abandoned).
+func (s *Store) appendBlocks(frames []byte, metas []blockEntry) (run, *segment, error) {
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
 	if err := s.writable(); err != nil {
-		return run{}, err
+		return run{}, nil, err
 	}
 	sg, err := s.activeFor(len(frames))
 	if err != nil {
-		return run{}, err
+		return run{}, nil, err
 	}
 	base := sg.size.Load()
 	if err := sg.write(frames); err != nil {
 		s.fail(err)
-		return run{}, err
+		return run{}, nil, err
 	}
+	sg.refs.Add(1)
 	sg.mu.Lock()
 	first := len(sg.blocks)
 	for _, m := range metas {
@@ -299,7 +317,7 @@ func (s *Store) appendBlocks(frames []byte, metas []blockEntry) (run, error) {
 	}
 	sg.mu.Unlock()
 	s.dirty[sg] = struct{}{}
-	return run{seg: sg.id, first: uint32(first), count: uint32(len(metas)), phys: int64(len(frames))}, nil
+	return run{seg: sg.id, first: uint32(first), count: uint32(len(metas)), phys: int64(len(frames))}, sg, nil
 }
 
 // submit logs rec and waits until group commit has made it durable and
@@ -355,6 +373,13 @@ func (s *Store) committer() {
 
 func (s *Store) commitRound() {
 	s.appendMu.Lock()
+	if len(s.pending) == 0 && len(s.rotated) == 0 {
+		// Nothing to commit (a stale kick). Leave dirty segments and
+		// directories for the round that acknowledges their writers:
+		// taking them here would drop their sync.
+		s.appendMu.Unlock()
+		return
+	}
 	ops := s.pending
 	s.pending = nil
 	dirty := s.dirty
@@ -364,9 +389,6 @@ func (s *Store) commitRound() {
 	rotated := s.rotated
 	s.rotated = nil
 	s.appendMu.Unlock()
-	if len(ops) == 0 && len(rotated) == 0 {
-		return
-	}
 
 	err := s.failedErr()
 	if err == nil {

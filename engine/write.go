@@ -64,21 +64,32 @@ func (s *Store) addBlock(w *chunkWriter, raw []byte) {
 	w.metas = append(w.metas, blockEntry{off: int64(start + frameHeaderSize), physLen: uint32(len(payload)), logLen: uint32(len(raw)), crc: crc, flags: flags})
 }
 
-func (s *Store) flushChunk(w *chunkWriter, runs []run) ([]run, error) {
+func (s *Store) flushChunk(w *chunkWriter, rec *record) error {
 	if len(w.metas) == 0 {
-		return runs, nil
+		return nil
 	}
-	r, err := s.appendBlocks(w.frames, w.metas)
+	r, sg, err := s.appendBlocks(w.frames, w.metas)
 	w.frames, w.metas = w.frames[:0], w.metas[:0]
 	if err != nil {
-		return runs, err
+		return err
 	}
+	rec.pins = append(rec.pins, sg)
+	runs := rec.runs
 	if n := len(runs); n > 0 && runs[n-1].seg == r.seg && runs[n-1].first+runs[n-1].count == r.first {
 		runs[n-1].count += r.count
 		runs[n-1].phys += r.phys
-		return runs, nil
+		return nil
 	}
-	return append(runs, r), nil
+	rec.runs = append(runs, r)
+	return nil
+}
+
+// unpin releases the segments a record's blocks were appended to.
+func unpin(rec *record) {
+	for _, sg := range rec.pins {
+		sg.refs.Add(-1)
+	}
+	rec.pins = nil
 }
 
 // readFull reads len(p) bytes, mapping a short body to ErrIncompleteBody and
@@ -134,7 +145,6 @@ func (s *Store) writeBody(rec *record, size int64, body io.Reader, allowInline b
 	}
 	w := s.getChunkWriter()
 	defer s.putChunkWriter(w)
-	var runs []run
 	bs := int64(s.opts.BlockSize)
 	for left := size; left > 0; {
 		raw := w.raw[:min(bs, left)]
@@ -145,8 +155,7 @@ func (s *Store) writeBody(rec *record, size int64, body io.Reader, allowInline b
 		s.addBlock(w, raw)
 		left -= int64(len(raw))
 		if len(w.metas) == s.opts.ChunkBlocks {
-			var err error
-			if runs, err = s.flushChunk(w, runs); err != nil {
+			if err := s.flushChunk(w, rec); err != nil {
 				return err
 			}
 		}
@@ -154,11 +163,9 @@ func (s *Store) writeBody(rec *record, size int64, body io.Reader, allowInline b
 	if err := expectEOF(body); err != nil {
 		return err
 	}
-	var err error
-	if runs, err = s.flushChunk(w, runs); err != nil {
+	if err := s.flushChunk(w, rec); err != nil {
 		return err
 	}
-	rec.runs = runs
 	rec.etag = hex.EncodeToString(w.md5.Sum(nil))
 	return nil
 }
@@ -190,6 +197,7 @@ func (s *Store) Put(bucket, key string, size int64, body io.Reader, o PutOptions
 		return ObjectInfo{}, err
 	}
 	rec := &record{op: opPut, bucket: bucket, key: key, ctype: o.ContentType, meta: o.UserMeta, sums: o.Checksums, cond: o.Condition}
+	defer unpin(rec)
 	if err := s.writeBody(rec, size, body, true); err != nil {
 		return ObjectInfo{}, err
 	}
@@ -338,6 +346,7 @@ func (s *Store) PutPart(bucket, key, uploadID string, n int, size int64, body io
 		return PartInfo{}, err
 	}
 	rec := &record{op: opPutPart, bucket: bucket, key: key, uploadID: uploadID, part: n, sums: o.Checksums}
+	defer unpin(rec)
 	if err := s.writeBody(rec, size, body, false); err != nil {
 		return PartInfo{}, err
 	}

@@ -3,7 +3,7 @@ package sigv4
 // Request is what verification and body decoding need of an HTTP request.
 type Request struct {
 	Method   string
-	Path     string // escaped path exactly as on the request line, e.g. "/bucket/a%20b"
+	Path     string // escaped path exactly as on the request line, e.g. "/bucket/a%20b" (fasthttp: URI().PathOriginal())
 	RawQuery string // query string as sent, without '?'
 	Host     string // Host header value as sent (with port if any)
 

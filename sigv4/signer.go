@@ -29,7 +29,8 @@ type Message struct {
 	RawQuery string // query as it will be sent, without '?'
 	// Header holds the headers to send (an http.Header works). Every header
 	// except Authorization, User-Agent, Expect, Transfer-Encoding and
-	// X-Amzn-Trace-Id is signed, plus host. Signing adds its own headers.
+	// X-Amzn-Trace-Id is signed, plus host. Sign and SignStreaming add their
+	// own headers (allocating the map if nil); Presign leaves it alone.
 	Header map[string][]string
 }
 
@@ -123,6 +124,9 @@ func (s *Signer) scope(t time.Time) (amzDate, scope string, key []byte) {
 // signature.
 func (s *Signer) Sign(m *Message, payloadHash string, t time.Time) string {
 	amzDate, scope, key := s.scope(t)
+	if m.Header == nil {
+		m.Header = map[string][]string{}
+	}
 	setHeader(m.Header, "Authorization", "")
 	setHeader(m.Header, "X-Amz-Date", amzDate)
 	setHeader(m.Header, "X-Amz-Content-Sha256", payloadHash)
@@ -171,6 +175,9 @@ func (s *Signer) SignStreaming(m *Message, body io.Reader, size int64, opt Strea
 		mode = StreamingPayloadTrailer
 	}
 	framed := framedLength(size, int64(chunk), !opt.Unsigned, opt.Trailer)
+	if m.Header == nil {
+		m.Header = map[string][]string{}
+	}
 	setHeader(m.Header, "X-Amz-Decoded-Content-Length", strconv.FormatInt(size, 10))
 	setHeader(m.Header, "Content-Length", strconv.FormatInt(framed, 10))
 	if opt.Trailer != "" {

@@ -27,6 +27,10 @@ type server struct {
 	Endpoint string // http://host:port
 	Dir      string
 	log      *os.File
+	// HTTPClient reaches the server (it trusts the server's TLS certificate
+	// when TLS is on).
+	HTTPClient *http.Client
+	tls        bool
 }
 
 var lsmdBin string
@@ -73,6 +77,12 @@ func (s *server) start(t testing.TB, extraArgs ...string) *server {
 	t.Helper()
 	s.Addr = freePort(t)
 	s.Endpoint = "http://" + s.Addr
+	if s.HTTPClient == nil {
+		s.HTTPClient = http.DefaultClient
+	}
+	if s.tls {
+		s.Endpoint = "https://" + s.Addr
+	}
 	args := append([]string{"--address", s.Addr, "--log-level", "warn", "--cache-size", "64MiB"}, extraArgs...)
 	args = append(args, s.Dir)
 	s.cmd = exec.Command(lsmdBin, args...)
@@ -88,7 +98,7 @@ func (s *server) start(t testing.TB, extraArgs ...string) *server {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(s.Endpoint + "/minio/health/live")
+		resp, err := s.HTTPClient.Get(s.Endpoint + "/minio/health/live")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

@@ -353,7 +353,7 @@ func (a *applier) commit(pos logPos, sync *pebble.WriteOptions) error {
 		}
 		v := segmentValue{live: s.live[id] + d}
 		if sg := s.segs[id]; sg != nil && sg.sealed.Load() {
-			v.sealed, v.size = true, sg.sealedSize.Load()
+			v.sealed, v.size, v.encoded = true, sg.sealedSize.Load(), sg.encoded()
 		}
 		if err := a.b.Set(segmentKey(id), v.encode(), nil); err != nil {
 			s.segMu.RUnlock()

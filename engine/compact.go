@@ -273,7 +273,7 @@ func (s *Store) relocate(ctx context.Context, j relocJob, limiter *rateLimiter) 
 		start := len(frames)
 		frames = append(frames, make([]byte, frameHeaderSize+int(e.physLen))...)
 		payload := frames[start+frameHeaderSize:]
-		if _, err := sg.readVerified(payload, e); err != nil {
+		if _, err := s.readPayload(sg, payload, e); err != nil {
 			return false, copied, err
 		}
 		putFrameHeader(frames[start:], frameHeader{typ: frameBlock, flags: e.flags, logicalLen: e.logLen, payloadLen: e.physLen, payloadCRC: e.crc})
@@ -333,8 +333,12 @@ func (s *Store) dropSegment(ctx context.Context, id uint64) (bool, error) {
 	delete(s.live, id)
 	s.segMu.Unlock()
 	sg.close()
-	for _, d := range s.replicaDrives(id) {
-		for _, name := range []string{segmentName(id), bixName(id)} {
+	names := []string{segmentName(id), bixName(id)}
+	for i := 0; i < s.layout.Drives; i++ {
+		names = append(names, shardName(id, i))
+	}
+	for _, d := range s.opts.Dirs {
+		for _, name := range names {
 			if err := s.fs.Remove(s.fs.PathJoin(s.segDir(d), name)); err != nil && !isNotExist(err) {
 				s.opts.Logf("engine: remove %s: %v", name, err)
 			}

@@ -220,19 +220,23 @@ func decodePart(b []byte) (*partValue, error) {
 
 // segmentValue is the persisted state of a segment.
 type segmentValue struct {
-	sealed bool
-	live   int64 // bytes of live blocks
-	size   int64 // file size when sealed
+	sealed  bool
+	encoded bool  // erasure-coded into shard files
+	live    int64 // bytes of live blocks
+	size    int64 // file size when sealed
 }
 
 func (s *segmentValue) encode() []byte {
 	e := enc{}
 	e.u8(1)
+	var flags byte
 	if s.sealed {
-		e.u8(1)
-	} else {
-		e.u8(0)
+		flags |= 1
 	}
+	if s.encoded {
+		flags |= 2
+	}
+	e.u8(flags)
 	e.varint(s.live)
 	e.varint(s.size)
 	return e.b
@@ -243,7 +247,8 @@ func decodeSegment(b []byte) (*segmentValue, error) {
 	if d.u8() != 1 {
 		return nil, errDecode
 	}
-	s := &segmentValue{sealed: d.u8() == 1, live: d.varint(), size: d.varint()}
+	flags := d.u8()
+	s := &segmentValue{sealed: flags&1 != 0, encoded: flags&2 != 0, live: d.varint(), size: d.varint()}
 	return s, d.done()
 }
 

@@ -17,12 +17,13 @@ import (
 // layout is what every drive records at first open: the options that shape
 // the on-disk format and the drive's place in its set.
 type layout struct {
-	Format    int    `json:"format"`
-	BlockSize int    `json:"block_size"`
-	Drives    int    `json:"drives"`
-	Replicas  int    `json:"replicas"`
-	SetID     string `json:"set_id"`
-	Drive     int    `json:"drive"`
+	Format     int    `json:"format"`
+	BlockSize  int    `json:"block_size"`
+	Drives     int    `json:"drives"`
+	Replicas   int    `json:"replicas"`    // parity + 1: drives holding an open segment
+	ShardBlock int    `json:"shard_block"` // erasure shard-block size
+	SetID      string `json:"set_id"`
+	Drive      int    `json:"drive"`
 }
 
 const (
@@ -32,18 +33,13 @@ const (
 
 // replicasFor is how many drives hold each open segment: parity+1, with the
 // default parity for n drives.
-func replicasFor(n int) int {
-	switch {
-	case n <= 1:
-		return 1
-	case n <= 3:
-		return 2
-	case n <= 11:
-		return 3
-	default:
-		return 5
-	}
-}
+func replicasFor(n int) int { return parityFor(n) + 1 }
+
+// dataShards is k: the data shards of a sealed segment.
+func (l layout) dataShards() int { return l.Drives - (l.Replicas - 1) }
+
+// parityShards is m.
+func (l layout) parityShards() int { return l.Replicas - 1 }
 
 // encodeLayout writes the layout as JSON followed by a CRC32C line.
 func encodeLayout(l layout) []byte {
@@ -96,7 +92,7 @@ func loadLayout(o Options) (layout, error) {
 	} else if o.Parity < 0 {
 		replicas = 1
 	}
-	want := layout{Format: formatVersion, BlockSize: o.BlockSize, Drives: len(o.Dirs), Replicas: replicas}
+	want := layout{Format: formatVersion, BlockSize: o.BlockSize, Drives: len(o.Dirs), Replicas: replicas, ShardBlock: o.ShardBlockSize}
 	var found []layout
 	for _, d := range o.Dirs {
 		if err := mkdirAllSynced(fs, d); err != nil {
@@ -134,6 +130,8 @@ func loadLayout(o Options) (layout, error) {
 			return layout{}, fmt.Errorf("%w: drive %s has format %d, this build reads %d", ErrIncompatibleLayout, o.Dirs[i], l.Format, formatVersion)
 		case l.BlockSize != o.BlockSize:
 			return layout{}, fmt.Errorf("%w: drive %s was written with block size %d, not %d", ErrIncompatibleLayout, o.Dirs[i], l.BlockSize, o.BlockSize)
+		case l.ShardBlock != o.ShardBlockSize:
+			return layout{}, fmt.Errorf("%w: drive %s was written with shard-block size %d, not %d", ErrIncompatibleLayout, o.Dirs[i], l.ShardBlock, o.ShardBlockSize)
 		case l.Drives != len(o.Dirs):
 			return layout{}, fmt.Errorf("%w: drive %s belongs to a set of %d drives, opened with %d", ErrIncompatibleLayout, o.Dirs[i], l.Drives, len(o.Dirs))
 		case o.Parity != 0 && l.Replicas != want.Replicas:

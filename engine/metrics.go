@@ -13,6 +13,7 @@ import (
 type SegmentMetrics struct {
 	ID      uint64
 	Sealed  bool
+	Encoded bool  // erasure-coded into k+m shards
 	Size    int64 // bytes in one replica
 	Live    int64
 	Garbage int64
@@ -41,6 +42,14 @@ type Metrics struct {
 	GroupOps int64
 	Gets     int64
 	Puts     int64
+	// DegradedReads counts block reads rebuilt from parity.
+	DegradedReads int64
+	// EncodedBytes and EncodeSeconds measure erasure coding of sealed
+	// segments (EncodedBytes ÷ EncodeSeconds: the sealing throughput).
+	EncodedBytes  int64
+	EncodeSeconds float64
+	// DataShards and ParityShards are the erasure layout (k+m).
+	DataShards, ParityShards int
 }
 
 // Metrics returns a snapshot.
@@ -56,6 +65,11 @@ func (s *Store) Metrics() Metrics {
 		GroupOps:      s.counters.groupOps.Load(),
 		Gets:          s.counters.gets.Load(),
 		Puts:          s.counters.puts.Load(),
+		DegradedReads: s.counters.degradedReads.Load(),
+		EncodedBytes:  s.counters.encodedBytes.Load(),
+		EncodeSeconds: float64(s.counters.encodeNanos.Load()) / 1e9,
+		DataShards:    s.layout.dataShards(),
+		ParityShards:  s.layout.parityShards(),
 	}
 	s.segMu.RLock()
 	m.Objects, m.LogicalBytes = s.st.objects, s.st.logicalBytes
@@ -65,11 +79,17 @@ func (s *Store) Metrics() Metrics {
 			size = sg.sealedSize.Load()
 		}
 		live := s.live[id]
-		sm := SegmentMetrics{ID: id, Sealed: sg.sealed.Load(), Size: size, Live: live, Garbage: size - live}
+		sm := SegmentMetrics{ID: id, Sealed: sg.sealed.Load(), Encoded: sg.encoded(), Size: size, Live: live, Garbage: size - live}
 		m.Segments = append(m.Segments, sm)
 		m.LiveBytes += live
 		m.Garbage += sm.Garbage
-		m.DiskBytes += size * int64(len(sg.files))
+		if sm.Encoded {
+			k, b := int64(s.layout.dataShards()), int64(s.layout.ShardBlock)
+			rows := shardRows(size, int(k), b)
+			m.DiskBytes += int64(s.layout.Drives) * (shardHeaderSize + rows*b + 16 + 4*rows)
+		} else {
+			m.DiskBytes += size * int64(len(sg.files))
+		}
 	}
 	s.segMu.RUnlock()
 	sort.Slice(m.Segments, func(i, j int) bool { return m.Segments[i].ID < m.Segments[j].ID })

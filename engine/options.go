@@ -39,6 +39,10 @@ type Options struct {
 	// open.
 	Parity int
 
+	// ShardBlockSize is the erasure shard-block size: a sealed segment is
+	// cut into rows of k shard-blocks. Default: 1 MiB. Persisted at first
+	// open.
+	ShardBlockSize int
 	// BlockSize is the logical block size: the unit of checksums,
 	// compression, caching and reads. Default: 64 KiB. Persisted at first
 	// open; reopening with another value fails.
@@ -107,6 +111,9 @@ func (o Options) EnsureDefaults() Options {
 	if o.BlockSize == 0 {
 		o.BlockSize = DefaultBlockSize
 	}
+	if o.ShardBlockSize == 0 {
+		o.ShardBlockSize = 1 << 20
+	}
 	if o.InlineThreshold == 0 {
 		o.InlineThreshold = DefaultInlineThreshold
 	}
@@ -150,6 +157,9 @@ func (o Options) Validate() error {
 	}
 	if o.BlockSize < 4<<10 || o.BlockSize > 1<<20 || o.BlockSize&(o.BlockSize-1) != 0 {
 		return bad("BlockSize %d: want a power of two from 4 KiB to 1 MiB", o.BlockSize)
+	}
+	if o.ShardBlockSize < 4<<10 || o.ShardBlockSize > 64<<20 || (!o.testingSmallSegments && o.ShardBlockSize < o.BlockSize) {
+		return bad("ShardBlockSize %d: want BlockSize to 64 MiB", o.ShardBlockSize)
 	}
 	if o.InlineThreshold > 64<<10 {
 		return bad("InlineThreshold %d: at most 64 KiB", o.InlineThreshold)

@@ -235,7 +235,7 @@ func (s *Store) readBlock(id uint64, num uint32) ([]byte, error) {
 		return nil, fmt.Errorf("%w: block %d of segment %016x has impossible sizes", ErrCorrupt, num, id)
 	}
 	buf := make([]byte, e.physLen)
-	reads, err := sg.readVerified(buf, e)
+	reads, err := s.readPayload(sg, buf, e)
 	s.counters.diskReads.Add(int64(reads))
 	s.counters.diskBytesRead.Add(int64(reads) * int64(e.physLen))
 	if err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -34,6 +35,7 @@ func (s *Store) recover() error {
 		return err
 	}
 	sealed := map[uint64]bool{}
+	encoded := map[uint64]bool{}
 	if err := s.scanPrefix([]byte{pfxSegment}, func(k, v []byte) error {
 		sv, err := decodeSegment(v)
 		if err != nil || len(k) != 9 {
@@ -43,6 +45,7 @@ func (s *Store) recover() error {
 		s.live[id] = sv.live
 		if sv.sealed {
 			sealed[id] = true
+			encoded[id] = sv.encoded
 			s.segs[id] = &segment{id: id}
 			s.segs[id].sealedSize.Store(sv.size)
 		}
@@ -69,8 +72,11 @@ func (s *Store) recover() error {
 	for _, id := range ids {
 		next = max(next, id+1)
 		if sealed[id] {
-			if err := s.openSealed(s.segs[id]); err != nil {
+			if err := s.openSealed(s.segs[id], encoded[id]); err != nil {
 				return err
+			}
+			if s.erasureCoded() && !encoded[id] {
+				s.toEncode = append(s.toEncode, s.segs[id])
 			}
 			continue
 		}
@@ -97,6 +103,22 @@ func (s *Store) recover() error {
 		validLen = append(validLen, valid)
 	}
 
+	// The scans may have read data that sits only in the page cache (the
+	// last run wrote it, then stopped before its sync or after a failed
+	// one). The index and the block indexes are about to rely on it: make
+	// it, and the segments' directory entries, durable first.
+	for _, sg := range open {
+		if err := sg.sync(); err != nil {
+			return err
+		}
+	}
+	if len(open) > 0 {
+		for _, d := range s.opts.Dirs {
+			if err := syncDir(s.fs, s.segDir(d)); err != nil {
+				return err
+			}
+		}
+	}
 	if len(replay) > 0 {
 		ap := s.newApplier()
 		for _, r := range replay {
@@ -115,6 +137,9 @@ func (s *Store) recover() error {
 		s.truncate(sg, validLen[i])
 		if err := s.seal(sg, validLen[i]); err != nil {
 			return err
+		}
+		if s.erasureCoded() {
+			s.toEncode = append(s.toEncode, sg)
 		}
 	}
 	if s.active, err = s.newSegment(next); err != nil {
@@ -163,8 +188,11 @@ func (s *Store) scanPrefix(p []byte, f func(k, v []byte) error) error {
 
 // openSealed opens a sealed segment's replicas and block index; a missing
 // or corrupt block index is rebuilt from the segment.
-func (s *Store) openSealed(sg *segment) error {
-	s.openReplicas(sg, false)
+func (s *Store) openSealed(sg *segment, encoded bool) error {
+	if encoded {
+		return s.openEncoded(sg)
+	}
+	openErr := s.openReplicas(sg, false)
 	for _, d := range s.replicaDrives(sg.id) {
 		m, err := openBix(s.fs, s.fs.PathJoin(s.segDir(d), bixName(sg.id)), sg.id, s.opts.BlockSize)
 		if err == nil {
@@ -178,6 +206,9 @@ func (s *Store) openSealed(sg *segment) error {
 	if err != nil {
 		return err
 	}
+	if valid == 0 && openErr != nil {
+		return fmt.Errorf("engine: sealed segment %016x: %w", sg.id, openErr)
+	}
 	if valid == 0 {
 		s.opts.Logf("engine: segment %016x has no readable replica; its objects will fail to read", sg.id)
 		sg.sealed.Store(true)
@@ -187,8 +218,35 @@ func (s *Store) openSealed(sg *segment) error {
 	return s.seal(sg, sg.sealedSize.Load())
 }
 
-// openReplicas opens every replica file of sg that exists.
-func (s *Store) openReplicas(sg *segment, forWrite bool) {
+// openEncoded opens an erasure-coded segment: its block index and shards.
+// Mirrors left by a crash between encoding and their removal go now.
+func (s *Store) openEncoded(sg *segment) error {
+	for _, d := range s.replicaDrives(sg.id) {
+		m, err := openBix(s.fs, s.fs.PathJoin(s.segDir(d), bixName(sg.id)), sg.id, s.opts.BlockSize)
+		if err == nil {
+			sg.bix = m
+			break
+		}
+		s.opts.Logf("engine: block index of segment %016x on %s: %v", sg.id, d, err)
+	}
+	if sg.bix == nil {
+		s.opts.Logf("engine: segment %016x has no readable block index; its objects will fail to read until healed", sg.id)
+		sg.bix = &bixMap{}
+	}
+	ec, err := s.openShards(sg.id, sg.sealedSize.Load())
+	if err != nil {
+		return err
+	}
+	sg.ec = ec
+	sg.sealed.Store(true)
+	s.removeMirrors(sg.id)
+	return nil
+}
+
+// openReplicas opens every replica file of sg that exists. It returns the
+// first error other than a missing file.
+func (s *Store) openReplicas(sg *segment, forWrite bool) error {
+	var first error
 	for _, d := range s.replicaDrives(sg.id) {
 		p := s.fs.PathJoin(s.segDir(d), segmentName(sg.id))
 		var f vfs.File
@@ -200,23 +258,32 @@ func (s *Store) openReplicas(sg *segment, forWrite bool) {
 		}
 		if err != nil {
 			s.opts.Logf("engine: segment replica %s: %v", p, err)
+			if first == nil && !isNotExist(err) {
+				first = err
+			}
 			f = nil
 		}
 		sg.files = append(sg.files, f)
 		sg.paths = append(sg.paths, p)
 	}
+	return first
 }
 
 // scanSegment opens sg's replicas and rebuilds its block index from the
 // replica with the longest run of valid frames. It returns that length (0
 // when no replica has a valid header) and the records logged after applied.
+// When no replica could be read to its end because of an I/O error, the
+// length is unknown and scanSegment fails: taking a short length would drop
+// acknowledged records for good (every replica holds all of them).
 func (s *Store) scanSegment(sg *segment, applied logPos) (int64, []scannedRecord, error) {
+	var ioErr error
 	if sg.files == nil {
-		s.openReplicas(sg, true)
+		ioErr = s.openReplicas(sg, true)
 	}
 	var best int64
 	var bestBlocks []blockEntry
 	var bestRecs []scannedRecord
+	scanned := false
 	for _, f := range sg.files {
 		if f == nil {
 			continue
@@ -224,11 +291,18 @@ func (s *Store) scanSegment(sg *segment, applied logPos) (int64, []scannedRecord
 		valid, blocks, recs, err := scanFile(f, sg.id, s.opts.BlockSize, applied)
 		if err != nil {
 			s.opts.Logf("engine: scan of segment %016x: %v", sg.id, err)
+			if ioErr == nil {
+				ioErr = err
+			}
 			continue
 		}
+		scanned = true
 		if valid > best {
 			best, bestBlocks, bestRecs = valid, blocks, recs
 		}
+	}
+	if !scanned && ioErr != nil {
+		return 0, nil, fmt.Errorf("engine: segment %016x: no replica could be read: %w", sg.id, ioErr)
 	}
 	sg.blocks = bestBlocks
 	sg.size.Store(best)
@@ -236,7 +310,9 @@ func (s *Store) scanSegment(sg *segment, applied logPos) (int64, []scannedRecord
 }
 
 // scanFile reads one segment file front to back, verifying every frame, and
-// stops at the first frame that is torn or fails its checksum.
+// stops at the first frame that is torn or fails its checksum. A read error
+// other than the end of the file is returned: it says nothing about where
+// the valid frames end.
 func scanFile(f vfs.File, id uint64, blockSize int, applied logPos) (int64, []blockEntry, []scannedRecord, error) {
 	st, err := f.Stat()
 	if err != nil {
@@ -245,6 +321,9 @@ func scanFile(f vfs.File, id uint64, blockSize int, applied logPos) (int64, []bl
 	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, st.Size()), 1<<20)
 	hdr := make([]byte, segHeaderSize)
 	if _, err := io.ReadFull(r, hdr); err != nil || !checkSegHeader(hdr, id, blockSize) {
+		if err != nil && !isEndOfData(err) {
+			return 0, nil, nil, err
+		}
 		return 0, nil, nil, nil
 	}
 	var blocks []blockEntry
@@ -255,6 +334,9 @@ func scanFile(f vfs.File, id uint64, blockSize int, applied logPos) (int64, []bl
 	maxBlock := uint32(blockSize + blockSize/8 + 1024)
 	for {
 		if _, err := io.ReadFull(r, fh); err != nil {
+			if !isEndOfData(err) {
+				return 0, nil, nil, err
+			}
 			break
 		}
 		h, ok := parseFrameHeader(fh)
@@ -270,6 +352,9 @@ func scanFile(f vfs.File, id uint64, blockSize int, applied logPos) (int64, []bl
 		}
 		payload = payload[:h.payloadLen]
 		if _, err := io.ReadFull(r, payload); err != nil || crc32c(payload) != h.payloadCRC {
+			if err != nil && !isEndOfData(err) {
+				return 0, nil, nil, err
+			}
 			break
 		}
 		end := off + frameHeaderSize + int64(h.payloadLen)
@@ -285,6 +370,11 @@ func scanFile(f vfs.File, id uint64, blockSize int, applied logPos) (int64, []bl
 		off = end
 	}
 	return off, blocks, recs, nil
+}
+
+// isEndOfData reports whether a read stopped at the end of the data.
+func isEndOfData(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // truncate cuts a torn tail off every replica where the filesystem allows;

@@ -21,6 +21,7 @@ type segment struct {
 	mu     sync.RWMutex
 	blocks []blockEntry // open: the block index, grown by appends
 	bix    *bixMap      // sealed: the block index file
+	ec     *ecSet       // erasure-coded: the shards (files is then nil)
 
 	// size is the bytes written; owned by the appender (Store.appendMu),
 	// read atomically by others.
@@ -33,12 +34,21 @@ type segment struct {
 	// compaction sets deleting, then waits for refs to drain.
 	refs     atomic.Int64
 	deleting atomic.Bool
+	// encodeFailed: erasure coding failed; the segment stays mirrored.
+	encodeFailed atomic.Bool
 }
 
 const writeCategory vfs.DiskWriteCategory = "lsmstore-segment"
 
 func segmentName(id uint64) string { return fmt.Sprintf("%016x.seg", id) }
 func bixName(id uint64) string     { return fmt.Sprintf("%016x.bix", id) }
+
+// encoded reports whether the segment is erasure-coded.
+func (sg *segment) encoded() bool {
+	sg.mu.RLock()
+	defer sg.mu.RUnlock()
+	return sg.ec != nil
+}
 
 // numBlocks returns how many blocks the segment holds.
 func (sg *segment) numBlocks() int {
@@ -134,6 +144,9 @@ func (sg *segment) close() error {
 	}
 	sg.mu.Lock()
 	defer sg.mu.Unlock()
+	if sg.ec != nil {
+		sg.ec.close()
+	}
 	if sg.bix != nil {
 		if err := sg.bix.close(); err != nil && first == nil {
 			first = err

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -53,6 +54,11 @@ type Store struct {
 	chunks   sync.Pool
 	counters counters
 	compact  compactor
+	healMu   sync.Mutex
+	healQ    map[healKey]bool
+	sealQ    chan *segment
+	toEncode []*segment // sealed at open, not yet encoded
+	testing  testingHooks
 	// stopBackground cancels background work (compaction).
 	stopBackground context.CancelFunc
 }
@@ -64,6 +70,9 @@ type counters struct {
 	groupCommits  atomic.Int64
 	groupOps      atomic.Int64
 	gets, puts    atomic.Int64
+	degradedReads atomic.Int64
+	encodedBytes  atomic.Int64
+	encodeNanos   atomic.Int64
 }
 
 // pendingOp is a logged record waiting for group commit.
@@ -90,6 +99,7 @@ func Open(opts Options) (*Store, error) {
 		opts: o, fs: o.FS, layout: l,
 		segs: map[uint64]*segment{}, live: map[uint64]int64{},
 		dirty: map[*segment]struct{}{},
+		sealQ: make(chan *segment, 1024),
 		kick:  make(chan struct{}, 1), stop: make(chan struct{}),
 	}
 	ok := false
@@ -137,6 +147,12 @@ func Open(opts Options) (*Store, error) {
 	go s.committer()
 	bg, cancel := context.WithCancel(context.Background())
 	s.stopBackground = cancel
+	s.bgWG.Add(1)
+	go s.sealer(bg)
+	for _, sg := range s.toEncode {
+		s.sealQ <- sg
+	}
+	s.toEncode = nil
 	if o.CompactionInterval > 0 {
 		s.bgWG.Add(1)
 		go s.compactLoop(bg)
@@ -408,15 +424,70 @@ func (s *Store) commitRound() {
 	for _, op := range ops {
 		close(op.done)
 	}
-	// Rotated segments have all their records applied now: seal them.
+	// Rotated segments have all their records applied now: the sealer
+	// seals (and erasure-codes) them in the background.
 	for _, sg := range rotated {
-		if err := s.failedErr(); err != nil {
+		if s.failedErr() != nil {
 			return
 		}
-		if err := s.seal(sg, sg.size.Load()); err != nil {
-			s.fail(err)
+		s.sealQ <- sg
+	}
+}
+
+// sealer seals rotated segments and erasure-codes sealed ones, off the
+// write path.
+func (s *Store) sealer(ctx context.Context) {
+	defer s.bgWG.Done()
+	for {
+		var sg *segment
+		select {
+		case <-ctx.Done():
+			return
+		case sg = <-s.sealQ:
+		}
+		if !sg.sealed.Load() {
+			if err := s.seal(sg, sg.size.Load()); err != nil {
+				s.fail(err)
+				continue
+			}
+		}
+		if s.erasureCoded() && !sg.encoded() && !sg.deleting.Load() {
+			if err := s.encode(ctx, sg); err != nil {
+				sg.encodeFailed.Store(ctx.Err() == nil)
+				s.opts.Logf("engine: encoding segment %016x: %v (it stays mirrored)", sg.id, err)
+			}
 		}
 	}
+}
+
+// WaitSealed blocks until every rotated segment is sealed and, where the
+// layout calls for it, erasure-coded (or its encoding failed). Tests and
+// tools use it.
+func (s *Store) WaitSealed() {
+	for {
+		active := s.activeSegment()
+		busy := len(s.sealQ) > 0
+		s.segMu.RLock()
+		for _, sg := range s.segs {
+			if sg == active || sg.deleting.Load() {
+				continue
+			}
+			if !sg.sealed.Load() || (s.erasureCoded() && !sg.encoded() && !sg.encodeFailed.Load()) {
+				busy = true
+			}
+		}
+		s.segMu.RUnlock()
+		if !busy || s.failedErr() != nil || s.closed.Load() {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func (s *Store) activeSegment() *segment {
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	return s.active
 }
 
 func (s *Store) syncAll(dirty map[*segment]struct{}, dirs []string) error {

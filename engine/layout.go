@@ -122,7 +122,33 @@ func loadLayout(o Options) (layout, error) {
 		return want, nil
 	}
 	if len(found) != len(o.Dirs) {
-		return layout{}, fmt.Errorf("%w: %d of %d drives carry a layout; replacing drives needs healing", ErrIncompatibleLayout, len(found), len(o.Dirs))
+		// Replaced drives: accept them when the rest agree and at most
+		// parity drives are new; Heal rebuilds their shards.
+		ref := found[0]
+		if first, ok, _ := readLayout(fs, o.Dirs[0]); !ok {
+			return layout{}, fmt.Errorf("%w: drive %s, which holds the index, carries no layout: the index is lost", ErrIncompatibleLayout, o.Dirs[0])
+		} else {
+			ref = first
+		}
+		if len(o.Dirs)-len(found) > ref.Replicas-1 || ref.Drives != len(o.Dirs) {
+			return layout{}, fmt.Errorf("%w: %d of %d drives carry a layout; at most %d may be replaced", ErrIncompatibleLayout, len(found), len(o.Dirs), ref.Replicas-1)
+		}
+		found = found[:0]
+		for i, d := range o.Dirs {
+			l, ok, err := readLayout(fs, d)
+			if err != nil {
+				return layout{}, fmt.Errorf("drive %s: %w", d, err)
+			}
+			if !ok {
+				l = ref
+				l.Drive = i
+				if err := writeFileSync(fs, fs.PathJoin(d, layoutFile), encodeLayout(l)); err != nil {
+					return layout{}, err
+				}
+				o.Logf("engine: drive %s is new to set %s: run heal to rebuild its data", d, ref.SetID)
+			}
+			found = append(found, l)
+		}
 	}
 	for i, l := range found {
 		switch {

@@ -108,7 +108,10 @@ var errReplicas = errors.New("engine: no replica could serve the read")
 // each replica in turn. It returns the number of disk reads made.
 func (sg *segment) readVerified(buf []byte, e blockEntry) (reads int, err error) {
 	var last error = io.ErrUnexpectedEOF
-	for _, f := range sg.files {
+	sg.mu.RLock()
+	files := sg.files
+	sg.mu.RUnlock()
+	for _, f := range files {
 		if f == nil {
 			continue
 		}

@@ -1,0 +1,361 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// MaintenanceOptions tunes Scrub and Heal.
+type MaintenanceOptions struct {
+	// Rate caps the bytes read per second. Default (0): 64 MiB/s;
+	// negative: unlimited.
+	Rate int64
+	// Progress, when set, is called as work advances.
+	Progress func(MaintenanceProgress)
+}
+
+// MaintenanceProgress reports a scrub or heal under way.
+type MaintenanceProgress struct {
+	BytesDone, BytesTotal int64
+}
+
+// Problem is damage found on a drive.
+type Problem struct {
+	Segment uint64
+	// Shard is the shard of an erasure-coded segment, or the replica
+	// number of a mirrored one.
+	Shard int
+	Drive string
+	What  string // "missing", "corrupt shard-block 3", "corrupt block at 4096", ...
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("segment %016x shard %d on %s: %s", p.Segment, p.Shard, p.Drive, p.What)
+}
+
+// ScrubResult is what a scrub verified and found.
+type ScrubResult struct {
+	Segments      int
+	BytesVerified int64
+	Problems      []Problem
+}
+
+// HealResult is what a heal found and repaired.
+type HealResult struct {
+	Found        []Problem
+	Repaired     []Problem
+	BytesWritten int64
+}
+
+func (o MaintenanceOptions) limiter() *rateLimiter {
+	r := o.Rate
+	if r == 0 {
+		r = 64 << 20
+	}
+	return newRateLimiter(r)
+}
+
+// sealedSegments returns the sealed segments in id order.
+func (s *Store) sealedSegments() []*segment {
+	s.segMu.RLock()
+	var out []*segment
+	for _, sg := range s.segs {
+		if sg.sealed.Load() && !sg.deleting.Load() {
+			out = append(out, sg)
+		}
+	}
+	s.segMu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// scrubSegment verifies every checksum of one sealed segment on every
+// drive and returns what is damaged.
+func (s *Store) scrubSegment(ctx context.Context, sg *segment, lim *rateLimiter, done func(int64)) ([]Problem, error) {
+	var probs []Problem
+	sg.mu.RLock()
+	ec, files := sg.ec, sg.files
+	sg.mu.RUnlock()
+	if ec != nil {
+		for i := 0; i < ec.k+ec.m; i++ {
+			drive := s.shardDrive(sg.id, i)
+			if ec.file(i) == nil {
+				probs = append(probs, Problem{sg.id, i, drive, "missing"})
+				continue
+			}
+			for r := int64(0); r < ec.rows; r++ {
+				if err := ctx.Err(); err != nil {
+					return probs, err
+				}
+				b, _ := readShardBlock(ec, i, r)
+				if b == nil {
+					probs = append(probs, Problem{sg.id, i, drive, fmt.Sprintf("corrupt shard-block %d", r)})
+				}
+				done(ec.b)
+				if err := lim.wait(ctx, ec.b); err != nil {
+					return probs, err
+				}
+			}
+		}
+		return probs, nil
+	}
+	drives := s.replicaDrives(sg.id)
+	for i, f := range files {
+		if f == nil {
+			probs = append(probs, Problem{sg.id, i, drives[i], "missing"})
+			continue
+		}
+		if err := s.verifyMirror(sg, f); err != nil {
+			probs = append(probs, Problem{sg.id, i, drives[i], err.Error()})
+		}
+		n := sg.sealedSize.Load()
+		done(n)
+		if err := lim.wait(ctx, n); err != nil {
+			return probs, err
+		}
+	}
+	return probs, nil
+}
+
+func (s *Store) maintenanceTotal() int64 {
+	var total int64
+	for _, sg := range s.sealedSegments() {
+		if sg.encoded() {
+			total += sg.sealedSize.Load() * int64(s.layout.Drives) / int64(s.layout.dataShards())
+		} else {
+			total += sg.sealedSize.Load() * int64(len(sg.files))
+		}
+	}
+	return total
+}
+
+// Scrub reads and verifies every checksum of every shard and mirror of the
+// sealed segments. It changes nothing; what it finds is queued for Heal.
+func (s *Store) Scrub(ctx context.Context, o MaintenanceOptions) (ScrubResult, error) {
+	var res ScrubResult
+	lim := o.limiter()
+	p := MaintenanceProgress{BytesTotal: s.maintenanceTotal()}
+	done := func(n int64) {
+		p.BytesDone += n
+		res.BytesVerified += n
+		if o.Progress != nil {
+			o.Progress(p)
+		}
+	}
+	for _, sg := range s.sealedSegments() {
+		probs, err := s.scrubSegment(ctx, sg, lim, done)
+		res.Problems = append(res.Problems, probs...)
+		for _, pr := range probs {
+			s.queueHeal(pr.Segment, pr.Shard)
+		}
+		if err != nil {
+			return res, err
+		}
+		res.Segments++
+	}
+	return res, nil
+}
+
+// Heal verifies every sealed segment like Scrub and rebuilds each missing or
+// damaged shard (or mirror) from the healthy ones, onto the drive where it
+// belongs (a replaced drive included).
+func (s *Store) Heal(ctx context.Context, o MaintenanceOptions) (HealResult, error) {
+	var res HealResult
+	if err := s.writable(); err != nil {
+		return res, err
+	}
+	lim := o.limiter()
+	p := MaintenanceProgress{BytesTotal: s.maintenanceTotal()}
+	done := func(n int64) {
+		p.BytesDone += n
+		if o.Progress != nil {
+			o.Progress(p)
+		}
+	}
+	for _, sg := range s.sealedSegments() {
+		probs, err := s.scrubSegment(ctx, sg, lim, done)
+		if err != nil {
+			return res, err
+		}
+		res.Found = append(res.Found, probs...)
+		fixed := map[int]bool{}
+		for _, pr := range probs {
+			if fixed[pr.Shard] {
+				res.Repaired = append(res.Repaired, pr)
+				continue
+			}
+			var n int64
+			if sg.encoded() {
+				n, err = s.rebuildShard(ctx, sg, pr.Shard, lim)
+			} else {
+				n, err = s.rebuildMirror(sg, pr.Shard)
+			}
+			if err != nil {
+				return res, fmt.Errorf("healing %v: %w", pr, err)
+			}
+			fixed[pr.Shard] = true
+			res.BytesWritten += n
+			res.Repaired = append(res.Repaired, pr)
+		}
+		s.healMu.Lock()
+		for k := range s.healQ {
+			if k.seg == sg.id {
+				delete(s.healQ, k)
+			}
+		}
+		s.healMu.Unlock()
+	}
+	return res, nil
+}
+
+// rebuildShard writes shard i of an encoded segment anew from the verified
+// shard-blocks of the others, then swaps it in.
+func (s *Store) rebuildShard(ctx context.Context, sg *segment, i int, lim *rateLimiter) (int64, error) {
+	sg.mu.RLock()
+	ec := sg.ec
+	sg.mu.RUnlock()
+	path := s.shardPath(sg.id, i)
+	f, err := s.fs.Create(path+".tmp", writeCategory)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	if _, err := f.Write(shardHeader(sg.id, i, ec.k, ec.m, ec.b)); err != nil {
+		return 0, err
+	}
+	crcs := make([]uint32, 0, ec.rows)
+	var written int64
+	for r := int64(0); r < ec.rows; r++ {
+		if err := ctx.Err(); err != nil {
+			return written, err
+		}
+		shards := make([][]byte, ec.k+ec.m)
+		have := 0
+		for j := 0; j < ec.k+ec.m && have < ec.k; j++ {
+			if j == i {
+				continue
+			}
+			if b, _ := readShardBlock(ec, j, r); b != nil {
+				shards[j] = b
+				have++
+			}
+		}
+		if have < ec.k {
+			return written, fmt.Errorf("%w: row %d has %d verified shard-blocks of %d needed", errTooManyLost, r, have, ec.k)
+		}
+		required := make([]bool, ec.k+ec.m)
+		required[i] = true
+		if err := ec.enc.ReconstructSome(shards, required); err != nil {
+			return written, err
+		}
+		if _, err := f.Write(shards[i]); err != nil {
+			return written, err
+		}
+		crcs = append(crcs, crc32c(shards[i]))
+		written += ec.b
+		if h := s.testing.duringHeal; h != nil {
+			h(sg.id, i, r)
+		}
+		if err := lim.wait(ctx, int64(ec.k)*ec.b); err != nil {
+			return written, err
+		}
+	}
+	if _, err := f.Write(shardTrailer(ec.size, crcs)); err != nil {
+		return written, err
+	}
+	if err := f.Sync(); err != nil {
+		return written, err
+	}
+	f.Close()
+	f = nil
+	if err := s.fs.Rename(path+".tmp", path); err != nil {
+		return written, err
+	}
+	if err := syncDir(s.fs, s.fs.PathDir(path)); err != nil {
+		return written, err
+	}
+	nf, ncrcs, err := s.openShard(sg.id, i, ec)
+	if err != nil {
+		return written, err
+	}
+	ec.mu.Lock()
+	old := ec.files[i]
+	ec.files[i], ec.crcs[i] = nf, ncrcs
+	ec.mu.Unlock()
+	retire(old)
+	return written, nil
+}
+
+// rebuildMirror copies a verified mirror over a missing or damaged one.
+func (s *Store) rebuildMirror(sg *segment, i int) (int64, error) {
+	sg.mu.RLock()
+	files := append([]vfs.File(nil), sg.files...)
+	sg.mu.RUnlock()
+	var src vfs.File
+	for j, f := range files {
+		if j != i && f != nil && s.verifyMirror(sg, f) == nil {
+			src = f
+			break
+		}
+	}
+	if src == nil {
+		return 0, fmt.Errorf("%w: segment %016x has no verified mirror to copy", errTooManyLost, sg.id)
+	}
+	path := s.fs.PathJoin(s.segDir(s.replicaDrives(sg.id)[i]), segmentName(sg.id))
+	size := sg.sealedSize.Load()
+	f, err := s.fs.Create(path+".tmp", writeCategory)
+	if err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 1<<20)
+	var off int64
+	for off < size {
+		n, rerr := src.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
+		if n == 0 {
+			f.Close()
+			return off, fmt.Errorf("copying mirror: %v", rerr)
+		}
+		if _, err := f.Write(buf[:n]); err != nil {
+			f.Close()
+			return off, err
+		}
+		off += int64(n)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return off, err
+	}
+	f.Close()
+	if err := s.fs.Rename(path+".tmp", path); err != nil {
+		return off, err
+	}
+	if err := syncDir(s.fs, s.fs.PathDir(path)); err != nil {
+		return off, err
+	}
+	nf, err := s.fs.Open(path)
+	if err != nil {
+		return off, err
+	}
+	sg.mu.Lock()
+	old := sg.files[i]
+	sg.files[i] = nf
+	sg.mu.Unlock()
+	retire(old)
+	return off, nil
+}
+
+// retire closes a replaced file handle once readers that may hold it are
+// done.
+func retire(f vfs.File) {
+	if f != nil {
+		time.AfterFunc(time.Minute, func() { f.Close() })
+	}
+}

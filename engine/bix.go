@@ -77,7 +77,8 @@ func writeFileSync(fs vfs.FS, path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	// Write may modify its argument; callers reuse data for other drives.
+	if _, err := f.Write(append([]byte(nil), data...)); err != nil {
 		f.Close()
 		return err
 	}

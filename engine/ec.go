@@ -397,11 +397,11 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 			return err
 		}
 		for i, f := range files {
+			crcs[i] = append(crcs[i], crc32c(shards[i])) // before Write, which may modify
 			if _, err := f.Write(shards[i]); err != nil {
 				closeAll()
 				return err
 			}
-			crcs[i] = append(crcs[i], crc32c(shards[i]))
 		}
 		if h := s.testing.duringEncode; h != nil {
 			h(sg.id, r)

@@ -16,7 +16,7 @@ func ecOpts(drives int) Options {
 	for i := range dirs {
 		dirs[i] = fmt.Sprintf("d%d", i)
 	}
-	return Options{Dirs: dirs, BlockSize: 4 << 10, SegmentSize: 512 << 10, ShardBlockSize: 16 << 10, testingSmallSegments: true,
+	return Options{Logf: func(f string, a ...any) { logf(f, a...) }, Dirs: dirs, BlockSize: 4 << 10, SegmentSize: 512 << 10, ShardBlockSize: 16 << 10, testingSmallSegments: true,
 		CompactionInterval: -1, CacheSize: -1}
 }
 
@@ -194,3 +194,5 @@ func TestErasureTooManyLost(t *testing.T) {
 		t.Fatal("no read failed with m+1 drives lost")
 	}
 }
+
+var logf = func(string, ...any) {}

@@ -127,7 +127,7 @@ func (s *Store) maintenanceTotal() int64 {
 		if sg.encoded() {
 			total += sg.sealedSize.Load() * int64(s.layout.Drives) / int64(s.layout.dataShards())
 		} else {
-			total += sg.sealedSize.Load() * int64(len(sg.files))
+			total += sg.sealedSize.Load() * int64(len(sg.mirrors()))
 		}
 	}
 	return total
@@ -256,10 +256,10 @@ func (s *Store) rebuildShard(ctx context.Context, sg *segment, i int, lim *rateL
 		if err := ec.enc.ReconstructSome(shards, required); err != nil {
 			return written, err
 		}
+		crcs = append(crcs, crc32c(shards[i])) // before Write, which may modify
 		if _, err := f.Write(shards[i]); err != nil {
 			return written, err
 		}
-		crcs = append(crcs, crc32c(shards[i]))
 		written += ec.b
 		if h := s.testing.duringHeal; h != nil {
 			h(sg.id, i, r)

@@ -2,10 +2,10 @@ package engine
 
 import (
 	"context"
-	"sync"
-	"sync/atomic"
 	"fmt"
 	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"

@@ -88,7 +88,7 @@ func (s *Store) Metrics() Metrics {
 			rows := shardRows(size, int(k), b)
 			m.DiskBytes += int64(s.layout.Drives) * (shardHeaderSize + rows*b + 16 + 4*rows)
 		} else {
-			m.DiskBytes += size * int64(len(sg.files))
+			m.DiskBytes += size * int64(len(sg.mirrors()))
 		}
 	}
 	s.segMu.RUnlock()

@@ -43,6 +43,13 @@ const writeCategory vfs.DiskWriteCategory = "lsmstore-segment"
 func segmentName(id uint64) string { return fmt.Sprintf("%016x.seg", id) }
 func bixName(id uint64) string     { return fmt.Sprintf("%016x.bix", id) }
 
+// mirrors returns the segment's mirror files (nil once encoded).
+func (sg *segment) mirrors() []vfs.File {
+	sg.mu.RLock()
+	defer sg.mu.RUnlock()
+	return sg.files
+}
+
 // encoded reports whether the segment is erasure-coded.
 func (sg *segment) encoded() bool {
 	sg.mu.RLock()
@@ -73,13 +80,19 @@ func (sg *segment) entry(n uint32) (blockEntry, bool) {
 	return sg.blocks[n], true
 }
 
-// write appends p to every replica. Callers hold Store.appendMu.
+// write appends p to every replica. Callers hold Store.appendMu. A vfs
+// File may modify what it is given, so every replica but the last gets a
+// copy.
 func (sg *segment) write(p []byte) error {
-	for _, f := range sg.files {
+	for i, f := range sg.files {
 		if f == nil {
 			return fmt.Errorf("engine: segment %016x has a missing replica", sg.id)
 		}
-		if _, err := f.Write(p); err != nil {
+		b := p
+		if i < len(sg.files)-1 {
+			b = append([]byte(nil), p...)
+		}
+		if _, err := f.Write(b); err != nil {
 			return err
 		}
 	}

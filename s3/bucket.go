@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"encoding/xml"
 	"errors"
 	"io"
 
@@ -62,10 +61,14 @@ func (s *Server) createBucket(r *request) error {
 	}
 	if len(body) > 0 {
 		var cfg createBucketConfiguration
-		if err := xml.Unmarshal(body, &cfg); err != nil {
+		if err := unmarshalXML(body, &cfg); err != nil {
 			return errMalformedXML
 		}
-		if cfg.LocationConstraint != "" && cfg.LocationConstraint != s.cfg.Region {
+		// With the default region this server acts like AWS's us-east-1
+		// (global) endpoint and MinIO without a configured region: it
+		// accepts any location constraint, as signatures for any region
+		// are accepted too. A server given another region rejects others.
+		if lc := cfg.LocationConstraint; lc != "" && lc != s.cfg.Region && s.cfg.Region != "us-east-1" {
 			return withMessage(&apiError{"InvalidLocationConstraint", "", 400},
 				"The specified location-constraint is not valid for this server's region "+s.cfg.Region+".")
 		}
@@ -89,6 +92,10 @@ func (s *Server) deleteBucket(r *request) error {
 // readSmallBody reads a request body of at most limit bytes, verifying its
 // payload hash, Content-MD5 and checksums.
 func (s *Server) readSmallBody(r *request, limit int64) ([]byte, error) {
+	return s.readSmallBodyOpts(r, limit, sigv4.BodyOptions{})
+}
+
+func (s *Server) readSmallBodyOpts(r *request, limit int64, opt sigv4.BodyOptions) ([]byte, error) {
 	n, err := s.bodySize(r)
 	if err != nil {
 		if n == 0 && errors.Is(err, errMissingContentLength) {
@@ -99,7 +106,7 @@ func (s *Server) readSmallBody(r *request, limit int64) ([]byte, error) {
 	if n > limit {
 		return nil, errMaxMessageLength
 	}
-	b, err := sigv4.NewBody(&r.sreq, r.auth, r.ctx.RequestBodyStream(), sigv4.BodyOptions{})
+	b, err := sigv4.NewBody(&r.sreq, r.auth, r.ctx.RequestBodyStream(), opt)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +129,7 @@ func (s *Server) deleteObjects(r *request) error {
 		return err
 	}
 	var req deleteRequest
-	if err := xml.Unmarshal(body, &req); err != nil || len(req.Objects) == 0 {
+	if err := unmarshalXML(body, &req); err != nil || len(req.Objects) == 0 {
 		return errMalformedXML
 	}
 	if len(req.Objects) > maxDeleteKeys {

@@ -33,6 +33,7 @@ var (
 	errInvalidPart                = &apiError{"InvalidPart", "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.", 400}
 	errInvalidPartOrder           = &apiError{"InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.", 400}
 	errInvalidRange               = &apiError{"InvalidRange", "The requested range is not satisfiable.", 416}
+	errInvalidStorageClass        = &apiError{"InvalidStorageClass", "The storage class you specified is not valid.", 400}
 	errInvalidRequest             = &apiError{"InvalidRequest", "Invalid request.", 400}
 	errKeyTooLong                 = &apiError{"KeyTooLongError", "Your key is too long.", 400}
 	errMalformedXML               = &apiError{"MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.", 400}

@@ -2,7 +2,6 @@ package s3
 
 import (
 	"bufio"
-	"encoding/base64"
 	"encoding/xml"
 	"strconv"
 	"strings"
@@ -34,13 +33,25 @@ func (s *Server) createUpload(r *request) error {
 		return err
 	}
 	opts := engine.PutOptions{ContentType: contentType(r), UserMeta: meta}
-	if v := r.header(algorithmKey); v != "" {
-		a, ok := sigv4.ParseAlgorithm(v)
-		if !ok {
-			return withMessage(errInvalidArgument, "Invalid x-amz-checksum-algorithm.")
-		}
-		opts.Checksums = []engine.Pair{{Key: algorithmKey, Value: string(a)}}
+	a, err := requestAlgorithm(r)
+	if err != nil {
+		return err
+	}
+	typ := strings.ToUpper(r.header(checksumTypeKey))
+	switch {
+	case typ == "":
+		typ = defaultChecksumType(a)
+	case a == "":
+		return withMessage(errInvalidRequest, "The x-amz-checksum-type header requires x-amz-checksum-algorithm.")
+	case typ == checksumFullObject && !a.FullObject(), typ == checksumComposite && a == sigv4.CRC64NVME:
+		return withMessage(errInvalidRequest, "The "+string(a)+" checksum algorithm does not support the "+typ+" checksum type.")
+	case typ != checksumFullObject && typ != checksumComposite:
+		return withMessage(errInvalidRequest, "Invalid x-amz-checksum-type.")
+	}
+	if a != "" {
+		opts.Checksums = []engine.Pair{{Key: algorithmKey, Value: string(a)}, {Key: checksumTypeKey, Value: typ}}
 		r.ctx.Response.Header.Set(algorithmKey, string(a))
+		r.ctx.Response.Header.Set(checksumTypeKey, typ)
 	}
 	if err := s.bucketMustExist(r.bucket); err != nil {
 		return err
@@ -103,7 +114,8 @@ func (s *Server) uploadPartCopy(r *request) error {
 		return err
 	}
 	id := r.query("uploadId")
-	if _, err := s.store.Upload(r.bucket, r.key, id); err != nil {
+	u, err := s.store.Upload(r.bucket, r.key, id)
+	if err != nil {
 		return err
 	}
 	src, err := s.openCopySource(r)
@@ -125,11 +137,14 @@ func (s *Server) uploadPartCopy(r *request) error {
 	}
 	body := pipeRange(src, off, size)
 	defer body.Close()
-	part, err := s.store.PutPart(r.bucket, r.key, id, n, size, body, engine.PartOptions{})
+	hr := newHashingReader(body, uploadAlgorithm(u))
+	part, err := s.store.PutPart(r.bucket, r.key, id, n, size, hr, engine.PartOptions{BodyChecksums: hr.pairs})
 	if err != nil {
 		return err
 	}
-	writeXML(r.ctx, fasthttp.StatusOK, copyPartResult{Xmlns: s3NS, LastModified: isoTime(part.ModTime), ETag: `"` + part.ETag + `"`})
+	res := copyPartResult{Xmlns: s3NS, LastModified: isoTime(part.ModTime), ETag: `"` + part.ETag + `"`}
+	res.set(part.Checksums)
+	writeXML(r.ctx, fasthttp.StatusOK, res)
 	return nil
 }
 
@@ -161,6 +176,7 @@ func (s *Server) listParts(r *request) error {
 			return err
 		}
 		out.ChecksumAlgorithm = string(uploadAlgorithm(u))
+		out.ChecksumType = uploadChecksumType(u, uploadAlgorithm(u))
 		writeXML(r.ctx, fasthttp.StatusOK, out)
 		return nil
 	}
@@ -170,90 +186,14 @@ func (s *Server) listParts(r *request) error {
 	}
 	out.IsTruncated, out.NextPartNumberMarker = res.IsTruncated, res.NextPartNumberMarker
 	out.ChecksumAlgorithm = string(uploadAlgorithm(res.Upload))
+	out.ChecksumType = uploadChecksumType(res.Upload, uploadAlgorithm(res.Upload))
 	for _, p := range res.Parts {
 		x := partXML{PartNumber: p.Number, LastModified: isoTime(p.ModTime), ETag: `"` + p.ETag + `"`, Size: p.Size}
-		setPartChecksums(&x, p.Checksums)
+		x.set(p.Checksums)
 		out.Parts = append(out.Parts, x)
 	}
 	writeXML(r.ctx, fasthttp.StatusOK, out)
 	return nil
-}
-
-func setPartChecksums(x *partXML, sums []engine.Pair) {
-	for _, p := range sums {
-		switch p.Key {
-		case sigv4.CRC32.Header():
-			x.ChecksumCRC32 = p.Value
-		case sigv4.CRC32C.Header():
-			x.ChecksumCRC32C = p.Value
-		case sigv4.CRC64NVME.Header():
-			x.ChecksumCRC64NVME = p.Value
-		case sigv4.SHA1.Header():
-			x.ChecksumSHA1 = p.Value
-		case sigv4.SHA256.Header():
-			x.ChecksumSHA256 = p.Value
-		}
-	}
-}
-
-func (x completePartXML) checksum(a sigv4.Algorithm) string {
-	switch a {
-	case sigv4.CRC32:
-		return x.ChecksumCRC32
-	case sigv4.CRC32C:
-		return x.ChecksumCRC32C
-	case sigv4.CRC64NVME:
-		return x.ChecksumCRC64NVME
-	case sigv4.SHA1:
-		return x.ChecksumSHA1
-	case sigv4.SHA256:
-		return x.ChecksumSHA256
-	}
-	return ""
-}
-
-// compositeChecksum computes S3's checksum-of-checksums for a multipart
-// object, verifying any per-part value the client listed. CRC64NVME is a
-// full-object checksum in S3 and is not composed here.
-func (s *Server) compositeChecksum(r *request, id string, alg sigv4.Algorithm, parts []completePartXML) ([]engine.Pair, error) {
-	if alg == "" {
-		return nil, nil
-	}
-	stored := map[int]string{}
-	for marker := 0; ; {
-		res, err := s.store.ListParts(r.bucket, r.key, id, marker, 1000)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range res.Parts {
-			for _, c := range p.Checksums {
-				if c.Key == alg.Header() {
-					stored[p.Number] = c.Value
-				}
-			}
-		}
-		if !res.IsTruncated {
-			break
-		}
-		marker = res.NextPartNumberMarker
-	}
-	h := alg.New()
-	for _, p := range parts {
-		v, ok := stored[p.PartNumber]
-		if want := p.checksum(alg); want != "" && (!ok || want != v) {
-			return nil, errInvalidPart
-		}
-		raw, err := base64.StdEncoding.DecodeString(v)
-		if !ok || err != nil {
-			return nil, nil // a part without the checksum: none for the object
-		}
-		h.Write(raw)
-	}
-	if alg == sigv4.CRC64NVME {
-		return nil, nil
-	}
-	v := base64.StdEncoding.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts))
-	return []engine.Pair{{Key: alg.Header(), Value: v}}, nil
 }
 
 type completeResult struct {
@@ -262,12 +202,14 @@ type completeResult struct {
 }
 
 func (s *Server) completeUpload(r *request) error {
-	body, err := s.readSmallBody(r, 4<<20)
+	// x-amz-checksum-* headers here carry the whole object's checksum, not
+	// the XML body's; they are checked against the parts below.
+	body, err := s.readSmallBodyOpts(r, 4<<20, sigv4.BodyOptions{IgnoreChecksumHeaders: true})
 	if err != nil {
 		return err
 	}
 	var req completeMultipartUpload
-	if err := xml.Unmarshal(body, &req); err != nil || len(req.Parts) == 0 {
+	if err := unmarshalXML(body, &req); err != nil || len(req.Parts) == 0 {
 		return errMalformedXML
 	}
 	if len(req.Parts) > engine.MaxParts {
@@ -282,13 +224,17 @@ func (s *Server) completeUpload(r *request) error {
 	for i, p := range req.Parts {
 		parts[i] = engine.CompletePart{Number: p.PartNumber, ETag: trimETag(p.ETag)}
 	}
-	cond, err := putCondition(r)
+	cond, condErr, err := s.putCondition(r)
 	if err != nil {
 		return err
 	}
 	alg := uploadAlgorithm(u)
-	sums, err := s.compositeChecksum(r, id, alg, req.Parts)
+	typ := uploadChecksumType(u, alg)
+	sums, err := s.multipartChecksum(r, id, alg, typ, req.Parts)
 	if err != nil {
+		return err
+	}
+	if err := checkObjectChecksum(r, alg, typ, sums); err != nil {
 		return err
 	}
 	if alg != "" {
@@ -297,6 +243,9 @@ func (s *Server) completeUpload(r *request) error {
 	done := make(chan completeResult, 1)
 	go func() {
 		info, err := s.store.CompleteMultipartUpload(r.bucket, r.key, id, parts, engine.CompleteOptions{Checksums: sums, Condition: cond})
+		if err != nil {
+			err = condErr(err)
+		}
 		done <- completeResult{info, err}
 	}()
 	timer := time.NewTimer(s.cfg.CompleteKeepAlive)
@@ -346,9 +295,6 @@ func (s *Server) completeUpload(r *request) error {
 
 func (s *Server) completeBody(r *request, info engine.ObjectInfo) completeMultipartUploadResult {
 	res := completeMultipartUploadResult{Xmlns: s3NS, Location: "/" + r.bucket + "/" + r.key, Bucket: r.bucket, Key: r.key, ETag: `"` + info.ETag + `"`}
-	var x partXML
-	setPartChecksums(&x, info.Checksums)
-	res.ChecksumCRC32, res.ChecksumCRC32C, res.ChecksumCRC64NVME, res.ChecksumSHA1, res.ChecksumSHA256 =
-		x.ChecksumCRC32, x.ChecksumCRC32C, x.ChecksumCRC64NVME, x.ChecksumSHA1, x.ChecksumSHA256
+	res.ChecksumType = res.set(info.Checksums)
 	return res
 }

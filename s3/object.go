@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -97,18 +98,57 @@ func checksumPairs(b *sigv4.Body) []engine.Pair {
 	return []engine.Pair{{Key: alg.Header(), Value: v}}
 }
 
-func putCondition(r *request) (engine.Condition, error) {
+// putCondition returns the engine condition of a write's If-Match and
+// If-None-Match headers, and a function mapping the write's error.
+//
+// If-None-Match with ETags (not "*") is decided on the object's current
+// state, which then becomes the condition the engine checks atomically with
+// the write: "does not exist" or "still has ETag E" (E not in the list).
+// If the engine rejects that, the object changed while the body was being
+// written; the write fails with 409 ConditionalRequestConflict, as S3 fails
+// conditional writes that race.
+func (s *Server) putCondition(r *request) (engine.Condition, func(error) error, error) {
 	var c engine.Condition
-	if v := r.header("If-None-Match"); v != "" {
-		if strings.TrimSpace(v) != "*" {
-			return c, withMessage(errNotImplemented, "If-None-Match on PUT supports only '*'.")
-		}
-		c.IfNoneMatchStar = true
-	}
+	same := func(err error) error { return err }
 	if v := r.header("If-Match"); v != "" {
 		c.IfMatch = trimETag(v)
 	}
-	return c, nil
+	inm := strings.TrimSpace(r.header("If-None-Match"))
+	if inm == "" {
+		return c, same, nil
+	}
+	var etags []string
+	for _, e := range strings.Split(inm, ",") {
+		if e = strings.TrimSpace(e); e == "*" {
+			c.IfNoneMatchStar = true
+			return c, same, nil
+		} else if e != "" {
+			etags = append(etags, trimETag(e))
+		}
+	}
+	if c.IfMatch != "" { // the object must have that ETag: none other can match
+		if slices.Contains(etags, c.IfMatch) {
+			return c, same, errPreconditionFailed
+		}
+		return c, same, nil
+	}
+	info, err := s.store.Head(r.bucket, r.key)
+	switch {
+	case errors.Is(err, engine.ErrNoSuchKey):
+		c.IfNoneMatchStar = true
+	case err != nil:
+		return c, same, err
+	case slices.Contains(etags, info.ETag):
+		return c, same, errPreconditionFailed
+	default:
+		c.IfMatch = info.ETag
+	}
+	return c, func(err error) error {
+		if errors.Is(err, engine.ErrPreconditionFailed) || errors.Is(err, engine.ErrNoSuchKey) {
+			return errConditionalRequestConflict
+		}
+		return err
+	}, nil
 }
 
 func trimETag(v string) string {
@@ -126,11 +166,17 @@ func (s *Server) putObject(r *request) error {
 	if err != nil {
 		return err
 	}
-	cond, err := putCondition(r)
+	cond, condErr, err := s.putCondition(r)
 	if err != nil {
 		return err
 	}
-	body, err := sigv4.NewBody(&r.sreq, r.auth, r.ctx.RequestBodyStream(), sigv4.BodyOptions{})
+	// x-amz-checksum-algorithm without a value (header or trailer): the
+	// server computes and stores that checksum.
+	alg, err := requestAlgorithm(r)
+	if err != nil {
+		return err
+	}
+	body, err := sigv4.NewBody(&r.sreq, r.auth, r.ctx.RequestBodyStream(), sigv4.BodyOptions{Checksum: alg})
 	if err != nil {
 		return err
 	}
@@ -139,13 +185,11 @@ func (s *Server) putObject(r *request) error {
 		BodyChecksums: func() []engine.Pair { return checksumPairs(body) },
 	})
 	if err != nil {
-		return err
+		return condErr(err)
 	}
 	h := &r.ctx.Response.Header
 	h.Set("ETag", `"`+info.ETag+`"`)
-	for _, p := range info.Checksums {
-		h.Set(p.Key, p.Value)
-	}
+	setChecksumHeaders(h, info.Checksums)
 	r.ctx.SetStatusCode(fasthttp.StatusOK)
 	return nil
 }
@@ -331,11 +375,7 @@ func (s *Server) readObject(r *request, withBody bool) error {
 	s.objectHeaders(r, info)
 	h := &r.ctx.Response.Header
 	if strings.EqualFold(r.header("x-amz-checksum-mode"), "ENABLED") && !partial {
-		for _, p := range info.Checksums {
-			if strings.HasPrefix(p.Key, "x-amz-checksum-") {
-				h.Set(p.Key, p.Value)
-			}
-		}
+		setChecksumHeaders(h, info.Checksums)
 	}
 	status := fasthttp.StatusOK
 	if partial {
@@ -476,11 +516,6 @@ func (s *Server) copyObject(r *request) error {
 		if info.Bucket == r.bucket && info.Key == r.key {
 			return withMessage(errInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 		}
-		for _, p := range info.Checksums {
-			if !strings.Contains(p.Value, "-") {
-				opts.Checksums = append(opts.Checksums, p)
-			}
-		}
 	case "REPLACE":
 		meta, err := metadata(r)
 		if err != nil {
@@ -490,15 +525,30 @@ func (s *Server) copyObject(r *request) error {
 	default:
 		return withMessage(errInvalidArgument, "Unknown metadata directive.")
 	}
-	if opts.Condition, err = putCondition(r); err != nil {
+	var condErr func(error) error
+	if opts.Condition, condErr, err = s.putCondition(r); err != nil {
 		return err
 	}
-	body := pipeRange(src, 0, info.Size)
-	defer body.Close()
-	out, err := s.store.Put(r.bucket, r.key, info.Size, body, opts)
+	// The copy's checksum is of the whole copy (a composite checksum of
+	// a multipart source does not apply to it), in the algorithm asked
+	// for, else the source's.
+	alg, err := requestAlgorithm(r)
 	if err != nil {
 		return err
 	}
-	writeXML(r.ctx, fasthttp.StatusOK, copyObjectResult{Xmlns: s3NS, LastModified: isoTime(out.ModTime), ETag: `"` + out.ETag + `"`})
+	if alg == "" {
+		alg, _ = objectChecksum(info.Checksums)
+	}
+	body := pipeRange(src, 0, info.Size)
+	defer body.Close()
+	hr := newHashingReader(body, alg)
+	opts.BodyChecksums = hr.pairs
+	out, err := s.store.Put(r.bucket, r.key, info.Size, hr, opts)
+	if err != nil {
+		return condErr(err)
+	}
+	res := copyObjectResult{Xmlns: s3NS, LastModified: isoTime(out.ModTime), ETag: `"` + out.ETag + `"`}
+	res.ChecksumType = res.set(out.Checksums)
+	writeXML(r.ctx, fasthttp.StatusOK, res)
 	return nil
 }

@@ -26,6 +26,7 @@ var routes = []route{
 	{"GET", levelService, nil, "", "ListBuckets", (*Server).listBuckets},
 
 	{"GET", levelBucket, []string{"location"}, "", "GetBucketLocation", (*Server).getBucketLocation},
+	{"GET", levelBucket, []string{"acl"}, "", "GetBucketAcl", (*Server).getACL},
 	{"GET", levelBucket, []string{"uploads"}, "", "ListMultipartUploads", (*Server).listUploads},
 	{"GET", levelBucket, []string{"list-type"}, "", "ListObjectsV2", (*Server).listObjectsV2},
 	{"GET", levelBucket, nil, "", "ListObjectsV1", (*Server).listObjectsV1},
@@ -35,6 +36,8 @@ var routes = []route{
 	{"POST", levelBucket, []string{"delete"}, "", "DeleteObjects", (*Server).deleteObjects},
 
 	{"GET", levelObject, []string{"uploadId"}, "", "ListParts", (*Server).listParts},
+	{"GET", levelObject, []string{"acl"}, "", "GetObjectAcl", (*Server).getACL},
+	{"GET", levelObject, []string{"attributes"}, "", "GetObjectAttributes", (*Server).getObjectAttributes},
 	{"GET", levelObject, nil, "", "GetObject", (*Server).getObject},
 	{"HEAD", levelObject, nil, "", "HeadObject", (*Server).headObject},
 	{"PUT", levelObject, []string{"partNumber", "uploadId"}, "x-amz-copy-source", "UploadPartCopy", (*Server).uploadPartCopy},
@@ -47,10 +50,14 @@ var routes = []route{
 	{"POST", levelObject, []string{"uploadId"}, "", "CompleteMultipartUpload", (*Server).completeUpload},
 }
 
+// getOnly are sub-resources implemented for GET only (GetObjectAcl,
+// GetBucketAcl, GetObjectAttributes); other methods get NotImplemented.
+var getOnly = map[string]bool{"acl": true, "attributes": true}
+
 // unsupported are S3 sub-resources this server does not implement: a
 // request naming one gets NotImplemented, never a wrong success.
 var unsupported = map[string]bool{
-	"accelerate": true, "acl": true, "analytics": true, "attributes": true, "cors": true,
+	"accelerate": true, "analytics": true, "cors": true,
 	"encryption": true, "intelligent-tiering": true, "inventory": true, "legal-hold": true,
 	"lifecycle": true, "logging": true, "metadata-table": true, "metrics": true,
 	"notification": true, "object-lock": true, "ownershipControls": true, "policy": true,
@@ -69,6 +76,14 @@ var unsupportedHeaders = []string{
 	"x-amz-grant-full-control", "x-amz-grant-read", "x-amz-grant-read-acp", "x-amz-grant-write", "x-amz-grant-write-acp",
 }
 
+// storageClasses are S3's storage classes. Objects are stored alike
+// whatever the class; an unknown class is an error, as on S3.
+var storageClasses = map[string]bool{
+	"STANDARD": true, "REDUCED_REDUNDANCY": true, "STANDARD_IA": true, "ONEZONE_IA": true,
+	"INTELLIGENT_TIERING": true, "GLACIER": true, "DEEP_ARCHIVE": true, "OUTPOSTS": true,
+	"GLACIER_IR": true, "SNOW": true, "EXPRESS_ONEZONE": true,
+}
+
 func (s *Server) match(r *request) (*route, error) {
 	level := levelService
 	switch {
@@ -80,7 +95,7 @@ func (s *Server) match(r *request) (*route, error) {
 	args := r.ctx.QueryArgs()
 	var bad error
 	args.VisitAll(func(k, v []byte) {
-		if unsupported[string(k)] {
+		if unsupported[string(k)] || getOnly[string(k)] && !r.ctx.IsGet() {
 			bad = errNotImplemented
 		}
 		if string(k) == "versionId" && string(v) != "null" && string(v) != "" {
@@ -97,6 +112,9 @@ func (s *Server) match(r *request) (*route, error) {
 			}
 			return nil, withMessage(errNotImplemented, "The "+h+" header is not implemented.")
 		}
+	}
+	if v := r.ctx.Request.Header.Peek("x-amz-storage-class"); len(v) > 0 && !storageClasses[string(v)] {
+		return nil, errInvalidStorageClass
 	}
 	method := string(r.ctx.Method())
 	for i := range routes {

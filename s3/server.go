@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -168,6 +169,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if err != nil {
 		s.writeError(r, err)
 	}
+	discardBody(ctx)
 	if ce := s.log.Check(zap.DebugLevel, "request"); ce != nil {
 		ce.Write(zap.String("id", r.id), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key),
 			zap.Int("status", ctx.Response.StatusCode()), zap.Int64("bytes_in", int64(ctx.Request.Header.ContentLength())),
@@ -177,6 +179,23 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		if ae := toAPIError(err); ae.Status >= 500 && ae != errNotImplemented {
 			s.log.Warn("request failed", zap.String("id", r.id), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key), zap.Error(err))
 		}
+	}
+}
+
+// maxDiscard bounds how much of a request body a handler left unread (an
+// error answered before the body was consumed) is read and dropped after the
+// handler returns. fasthttp does not skip it: the rest would be parsed as the
+// next request on the connection. A longer rest closes the connection. It
+// covers Milvus' largest single PUT (16 MiB, plus aws-chunked framing).
+const maxDiscard = 32 << 20
+
+func discardBody(ctx *fasthttp.RequestCtx) {
+	body := ctx.RequestBodyStream()
+	if body == nil {
+		return
+	}
+	if _, err := io.CopyN(io.Discard, body, maxDiscard+1); err != io.EOF {
+		ctx.SetConnectionClose()
 	}
 }
 
@@ -298,7 +317,9 @@ func (s *Server) writeError(r *request, err error) {
 	ctx.Response.ResetBody()
 	ctx.Response.Header.Del("ETag")
 	ctx.Response.Header.Del("Last-Modified")
-	ctx.Response.Header.Del("Content-Range")
+	if ae.Status != fasthttp.StatusRequestedRangeNotSatisfiable {
+		ctx.Response.Header.Del("Content-Range") // a 416 keeps "bytes */size"
+	}
 	ctx.SetStatusCode(ae.Status)
 	if ae.Status == fasthttp.StatusNotModified {
 		return

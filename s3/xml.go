@@ -1,7 +1,9 @@
 package s3
 
 import (
+	"bytes"
 	"encoding/xml"
+	"io"
 	"time"
 )
 
@@ -11,6 +13,34 @@ const s3NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 const xmlTime = "2006-01-02T15:04:05.000Z"
 
 func isoTime(t time.Time) string { return t.UTC().Format(xmlTime) }
+
+// unmarshalXML decodes a request body that must be one XML document:
+// xml.Unmarshal alone stops after the root element and ignores anything
+// that follows it.
+func unmarshalXML(body []byte, v any) error {
+	d := xml.NewDecoder(bytes.NewReader(body))
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.Comment, xml.ProcInst:
+		case xml.CharData:
+			if len(bytes.TrimSpace(t)) != 0 {
+				return errMalformedXML
+			}
+		default:
+			return errMalformedXML
+		}
+	}
+}
 
 type owner struct {
 	ID          string `xml:"ID"`
@@ -127,6 +157,8 @@ type copyObjectResult struct {
 	Xmlns        string   `xml:"xmlns,attr"`
 	LastModified string   `xml:"LastModified"`
 	ETag         string   `xml:"ETag"`
+	checksumsXML
+	ChecksumType string `xml:"ChecksumType,omitempty"`
 }
 
 type copyPartResult struct {
@@ -134,6 +166,7 @@ type copyPartResult struct {
 	Xmlns        string   `xml:"xmlns,attr"`
 	LastModified string   `xml:"LastModified"`
 	ETag         string   `xml:"ETag"`
+	checksumsXML
 }
 
 type initiateMultipartUploadResult struct {
@@ -145,13 +178,9 @@ type initiateMultipartUploadResult struct {
 }
 
 type completePartXML struct {
-	PartNumber        int    `xml:"PartNumber"`
-	ETag              string `xml:"ETag"`
-	ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
-	ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
-	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
-	ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
-	ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
+	PartNumber int    `xml:"PartNumber"`
+	ETag       string `xml:"ETag"`
+	checksumsXML
 }
 
 type completeMultipartUpload struct {
@@ -160,29 +189,22 @@ type completeMultipartUpload struct {
 }
 
 type completeMultipartUploadResult struct {
-	XMLName           xml.Name `xml:"CompleteMultipartUploadResult"`
-	Xmlns             string   `xml:"xmlns,attr"`
-	Location          string   `xml:"Location"`
-	Bucket            string   `xml:"Bucket"`
-	Key               string   `xml:"Key"`
-	ETag              string   `xml:"ETag"`
-	ChecksumCRC32     string   `xml:"ChecksumCRC32,omitempty"`
-	ChecksumCRC32C    string   `xml:"ChecksumCRC32C,omitempty"`
-	ChecksumCRC64NVME string   `xml:"ChecksumCRC64NVME,omitempty"`
-	ChecksumSHA1      string   `xml:"ChecksumSHA1,omitempty"`
-	ChecksumSHA256    string   `xml:"ChecksumSHA256,omitempty"`
+	XMLName  xml.Name `xml:"CompleteMultipartUploadResult"`
+	Xmlns    string   `xml:"xmlns,attr"`
+	Location string   `xml:"Location"`
+	Bucket   string   `xml:"Bucket"`
+	Key      string   `xml:"Key"`
+	ETag     string   `xml:"ETag"`
+	checksumsXML
+	ChecksumType string `xml:"ChecksumType,omitempty"`
 }
 
 type partXML struct {
-	PartNumber        int    `xml:"PartNumber"`
-	LastModified      string `xml:"LastModified"`
-	ETag              string `xml:"ETag"`
-	Size              int64  `xml:"Size"`
-	ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
-	ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
-	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
-	ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
-	ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
+	PartNumber   int    `xml:"PartNumber"`
+	LastModified string `xml:"LastModified"`
+	ETag         string `xml:"ETag"`
+	Size         int64  `xml:"Size"`
+	checksumsXML
 }
 
 type listPartsResult struct {
@@ -199,6 +221,7 @@ type listPartsResult struct {
 	MaxParts             int       `xml:"MaxParts"`
 	IsTruncated          bool      `xml:"IsTruncated"`
 	ChecksumAlgorithm    string    `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType         string    `xml:"ChecksumType,omitempty"`
 	Parts                []partXML `xml:"Part"`
 }
 

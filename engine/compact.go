@@ -126,6 +126,13 @@ func (s *Store) Compact(ctx context.Context, o CompactOptions) (CompactResult, e
 			o.Progress(progress)
 		}
 	}
+	// The copies sit in the active segment, mirrored; rotate it so they
+	// are sealed and erasure-coded like everything else.
+	if res.Relocated > 0 {
+		if err := s.rotateActive(); err != nil {
+			return res, err
+		}
+	}
 	// Confirm with a second scan that nothing references the victims any
 	// more (entries written while the pass ran included).
 	still, err := s.referencing(set)

@@ -40,6 +40,13 @@ type Store struct {
 	dirty    map[*segment]struct{}
 	dirDirty []string // segment directories with new files to sync
 
+	// stateMu orders writes of segment states (segmentKey): the committer
+	// reads live bytes and sealed/encoded flags, writes them and publishes
+	// new live bytes under it, and seal and encode read live bytes, write
+	// and set their flags under it, so neither overwrites the other's
+	// newer figures.
+	stateMu sync.Mutex
+
 	segMu sync.RWMutex
 	segs  map[uint64]*segment
 	live  map[uint64]int64 // live bytes per segment (written by the applier)
@@ -484,6 +491,35 @@ func (s *Store) WaitSealed() {
 	}
 }
 
+// rotateActive starts a new active segment if the current one holds data,
+// so that what it holds gets sealed (and erasure-coded) now.
+func (s *Store) rotateActive() error {
+	s.appendMu.Lock()
+	if err := s.writable(); err != nil {
+		s.appendMu.Unlock()
+		return err
+	}
+	a := s.active
+	if a.size.Load() <= segHeaderSize {
+		s.appendMu.Unlock()
+		return nil
+	}
+	sg, err := s.newSegment(a.id + 1)
+	if err != nil {
+		s.appendMu.Unlock()
+		s.fail(err)
+		return err
+	}
+	s.rotated = append(s.rotated, a)
+	s.active = sg
+	s.appendMu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 func (s *Store) activeSegment() *segment {
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
@@ -547,6 +583,8 @@ func (s *Store) seal(sg *segment, size int64) error {
 			m = bm
 		}
 	}
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
 	s.segMu.RLock()
 	live := s.live[sg.id]
 	s.segMu.RUnlock()

@@ -28,6 +28,19 @@ func (s *Store) getValue(key []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
+// missing is the error for something absent from bucket: ErrNoSuchBucket
+// when the bucket is gone too, else notFound.
+func (s *Store) missing(bucket string, notFound error) error {
+	exists, err := s.BucketExists(bucket)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return ErrNoSuchBucket
+	}
+	return notFound
+}
+
 // lookup returns the index entry of an object.
 func (s *Store) lookup(bucket, key string) (*entry, error) {
 	v, ok, err := s.getValue(objectKey(bucket, key))
@@ -35,12 +48,7 @@ func (s *Store) lookup(bucket, key string) (*entry, error) {
 		return nil, err
 	}
 	if !ok {
-		if exists, err := s.BucketExists(bucket); err != nil {
-			return nil, err
-		} else if !exists {
-			return nil, ErrNoSuchBucket
-		}
-		return nil, ErrNoSuchKey
+		return nil, s.missing(bucket, ErrNoSuchKey)
 	}
 	en, err := decodeEntry(v)
 	if err != nil {
@@ -277,12 +285,7 @@ func (s *Store) upload(bucket, key, id string) (*uploadValue, error) {
 		return nil, err
 	}
 	if !ok {
-		if exists, err := s.BucketExists(bucket); err != nil {
-			return nil, err
-		} else if !exists {
-			return nil, ErrNoSuchBucket
-		}
-		return nil, ErrNoSuchUpload
+		return nil, s.missing(bucket, ErrNoSuchUpload)
 	}
 	u, err := decodeUpload(v)
 	if err != nil {

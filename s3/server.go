@@ -176,7 +176,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 			zap.Duration("duration", time.Since(start)))
 	}
 	if err != nil {
-		if ae := toAPIError(err); ae.Status >= 500 && ae != errNotImplemented {
+		if ae := toAPIError(err); ae.Status >= 500 && ae.Code != errNotImplemented.Code {
 			s.log.Warn("request failed", zap.String("id", r.id), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key), zap.Error(err))
 		}
 	}

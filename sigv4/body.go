@@ -22,6 +22,9 @@ type BodyOptions struct {
 	Checksum Algorithm
 	// MaxChunkSize caps one aws-chunked chunk; 0 means DefaultMaxChunkSize.
 	MaxChunkSize int64
+	// IgnoreChecksumHeaders leaves x-amz-checksum-* request headers alone:
+	// on CompleteMultipartUpload they describe the object, not the payload.
+	IgnoreChecksumHeaders bool
 }
 
 // Body reads a request's payload and verifies it. It decodes aws-chunked
@@ -75,7 +78,11 @@ func NewBody(r *Request, a *Auth, body io.Reader, opt BodyOptions) (*Body, error
 	} else if opt.MD5 {
 		b.md5 = md5.New()
 	}
-	for _, alg := range Algorithms {
+	headerAlgs := Algorithms
+	if opt.IgnoreChecksumHeaders {
+		headerAlgs = nil
+	}
+	for _, alg := range headerAlgs {
 		v := r.header(alg.Header())
 		if v == "" {
 			continue

@@ -1,13 +1,18 @@
 package sigv4
 
 import (
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/binary"
 	"hash"
 	"hash/crc32"
 	"hash/crc64"
 	"strings"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/zeebo/xxh3"
 )
 
 // Algorithm is an S3 additional-checksum algorithm.
@@ -20,10 +25,16 @@ const (
 	CRC64NVME Algorithm = "CRC64NVME"
 	SHA1      Algorithm = "SHA1"
 	SHA256    Algorithm = "SHA256"
+	MD5       Algorithm = "MD5"
+	SHA512    Algorithm = "SHA512"
+	XXHASH64  Algorithm = "XXHASH64"
+	XXHASH3   Algorithm = "XXHASH3"   // XXH3, 64 bits
+	XXHASH128 Algorithm = "XXHASH128" // XXH3, 128 bits
 )
 
-// Algorithms lists the supported checksum algorithms.
-var Algorithms = []Algorithm{CRC32, CRC32C, CRC64NVME, SHA1, SHA256}
+// Algorithms lists the supported checksum algorithms. Digests that are
+// integers (XXHASH*) are sent big-endian, as S3 does.
+var Algorithms = []Algorithm{CRC32, CRC32C, CRC64NVME, SHA1, SHA256, MD5, SHA512, XXHASH64, XXHASH3, XXHASH128}
 
 // ParseAlgorithm parses an algorithm name, ignoring case.
 func ParseAlgorithm(s string) (Algorithm, bool) {
@@ -53,6 +64,16 @@ func (a Algorithm) New() hash.Hash {
 		return sha1.New()
 	case SHA256:
 		return sha256.New()
+	case MD5:
+		return md5.New()
+	case SHA512:
+		return sha512.New()
+	case XXHASH64:
+		return xxhash.New()
+	case XXHASH3:
+		return xxh3.New()
+	case XXHASH128:
+		return xxh3.New128()
 	}
 	return nil
 }
@@ -68,6 +89,14 @@ func (a Algorithm) size() int {
 		return sha1.Size
 	case SHA256:
 		return sha256.Size
+	case MD5:
+		return md5.Size
+	case SHA512:
+		return sha512.Size
+	case XXHASH64, XXHASH3:
+		return 8
+	case XXHASH128:
+		return 16
 	}
 	return 0
 }

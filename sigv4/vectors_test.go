@@ -181,8 +181,31 @@ func TestChecksumVectors(t *testing.T) {
 	if a, ok := ParseAlgorithm("crc64nvme"); !ok || a != CRC64NVME || a.Header() != "x-amz-checksum-crc64nvme" {
 		t.Fatal("ParseAlgorithm")
 	}
-	if _, ok := ParseAlgorithm("md5"); ok {
-		t.Fatal("md5 is not a checksum algorithm")
+	if _, ok := ParseAlgorithm("md4"); ok {
+		t.Fatal("md4 is not a checksum algorithm")
+	}
+	// The 2026 algorithms; integer digests are big-endian.
+	for _, v := range []struct {
+		alg       Algorithm
+		in, hexed string
+	}{
+		{MD5, "", "d41d8cd98f00b204e9800998ecf8427e"},
+		{SHA512, "abc", "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"},
+		{XXHASH64, "", "ef46db3751d8e999"},
+		{XXHASH64, "abc", "44bc2cf5ad770999"},
+		{XXHASH3, "", "2d06800538d394c2"},
+		{XXHASH3, "abc", "78af5f94892f3950"},
+		{XXHASH128, "", "99aa06d3014798d86001c324468d497f"},
+		{XXHASH128, "abc", "06b05ab6733a618578af5f94892f3950"},
+	} {
+		h := v.alg.New()
+		h.Write([]byte(v.in))
+		if got := string(hexOf(h.Sum(nil))); got != v.hexed || len(got) != 2*v.alg.size() {
+			t.Errorf("%s(%q) = %s, want %s", v.alg, v.in, got, v.hexed)
+		}
+		if a, ok := ParseAlgorithm(strings.ToLower(string(v.alg))); !ok || a != v.alg {
+			t.Errorf("ParseAlgorithm(%s)", v.alg)
+		}
 	}
 }
 

@@ -129,7 +129,9 @@ func (a *applier) apply(r *record) (ObjectInfo, PartInfo, error) {
 	if !a.runsExist(r.runs) || !a.runsExist(r.newRuns) {
 		return info, part, fmt.Errorf("%w: record names blocks missing from the log", ErrCorrupt)
 	}
-	needBucket := r.op != opCreateBucket
+	// A relocation names no bucket for a part (part keys carry only the
+	// upload id); its compare-and-swap on the entry is its whole condition.
+	needBucket := r.op != opCreateBucket && r.op != opRelocate
 	if needBucket {
 		ok, err := a.exists(bucketKey(r.bucket))
 		if err != nil {
@@ -319,7 +321,7 @@ func (a *applier) complete(r *record) (ObjectInfo, PartInfo, error) {
 		}
 		h.Write(sum)
 		en.size += pv.size
-		en.extents = append(en.extents, extent{size: pv.size, runs: pv.runs})
+		en.extents = append(en.extents, extent{size: pv.size, runs: pv.runs, sums: pv.sums})
 		keep[cp.Number] = true
 	}
 	if en.size > MaxObjectSize {
@@ -346,6 +348,8 @@ func (a *applier) complete(r *record) (ObjectInfo, PartInfo, error) {
 // batch, and publishes the new live figures.
 func (a *applier) commit(pos logPos, sync *pebble.WriteOptions) error {
 	s := a.s
+	s.stateMu.Lock()
+	defer s.stateMu.Unlock()
 	s.segMu.RLock()
 	for id, d := range a.delta {
 		if d == 0 {

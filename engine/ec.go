@@ -435,11 +435,13 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 	if err != nil {
 		return err
 	}
+	s.stateMu.Lock()
 	s.segMu.RLock()
 	live := s.live[sg.id]
 	s.segMu.RUnlock()
 	v := segmentValue{sealed: true, encoded: true, live: live, size: size}
 	if err := s.db.Set(segmentKey(sg.id), v.encode(), pebble.Sync); err != nil {
+		s.stateMu.Unlock()
 		ec.close()
 		return err
 	}
@@ -448,6 +450,7 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 	mirrors := sg.files
 	sg.files = nil
 	sg.mu.Unlock()
+	s.stateMu.Unlock()
 	// Readers may still be inside a read of a mirror: unlink now, close
 	// the handles a little later.
 	s.removeMirrors(sg.id)

@@ -83,7 +83,8 @@ type entry struct {
 	extents   []extent
 }
 
-const entryVersion = 1
+// entryVersion 2 adds per-extent checksums; version 1 values still read.
+const entryVersion = 2
 
 func (en *entry) encode() []byte {
 	e := enc{b: make([]byte, 0, 64+len(en.inline))}
@@ -104,6 +105,7 @@ func (en *entry) encode() []byte {
 		for _, x := range en.extents {
 			e.varint(x.size)
 			encodeRuns(&e, x.runs)
+			e.pairs(x.sums)
 		}
 	}
 	return e.b
@@ -111,7 +113,8 @@ func (en *entry) encode() []byte {
 
 func decodeEntry(b []byte) (*entry, error) {
 	d := dec{b: b}
-	if d.u8() != entryVersion {
+	version := d.u8()
+	if version != 1 && version != entryVersion {
 		return nil, errDecode
 	}
 	en := &entry{size: d.varint(), mtime: d.varint(), etag: d.str(), ctype: d.str()}
@@ -126,6 +129,9 @@ func decodeEntry(b []byte) (*entry, error) {
 		en.extents = make([]extent, n)
 		for i := range en.extents {
 			en.extents[i] = extent{size: d.varint(), runs: decodeRuns(&d)}
+			if version >= 2 {
+				en.extents[i].sums = d.pairs()
+			}
 		}
 	}
 	if err := d.done(); err != nil {
@@ -136,13 +142,15 @@ func decodeEntry(b []byte) (*entry, error) {
 
 func (en *entry) info(bucket, key string) ObjectInfo {
 	var sizes []int64
+	var sums [][]Pair
 	if en.parts > 0 {
 		sizes = make([]int64, len(en.extents))
+		sums = make([][]Pair, len(en.extents))
 		for i, x := range en.extents {
-			sizes[i] = x.size
+			sizes[i], sums[i] = x.size, x.sums
 		}
 	}
-	return ObjectInfo{PartSizes: sizes,
+	return ObjectInfo{PartSizes: sizes, PartChecksums: sums,
 		Bucket: bucket, Key: key, Size: en.size, ETag: en.etag,
 		ModTime: time.Unix(0, en.mtime).UTC(), ContentType: en.ctype,
 		UserMeta: en.meta, Checksums: en.sums, Parts: en.parts,

@@ -15,6 +15,7 @@ type run struct {
 type extent struct {
 	size int64
 	runs []run
+	sums []Pair // a multipart part's checksums
 }
 
 func encodeRuns(e *enc, runs []run) {

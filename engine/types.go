@@ -22,6 +22,8 @@ type ObjectInfo struct {
 	Parts int
 	// PartSizes are the sizes of a multipart object's parts, in order.
 	PartSizes []int64
+	// PartChecksums are the checksums each part was uploaded with.
+	PartChecksums [][]Pair
 }
 
 // Condition makes a write conditional. The condition is decided when the

@@ -374,8 +374,13 @@ func (s *Server) readObject(r *request, withBody bool) error {
 	}
 	s.objectHeaders(r, info)
 	h := &r.ctx.Response.Header
-	if strings.EqualFold(r.header("x-amz-checksum-mode"), "ENABLED") && !partial {
-		setChecksumHeaders(h, info.Checksums)
+	if strings.EqualFold(r.header("x-amz-checksum-mode"), "ENABLED") {
+		if pn, _ := strconv.Atoi(r.query("partNumber")); pn >= 1 && pn <= len(info.PartChecksums) {
+			// A part read returns the checksum that part was uploaded with.
+			setChecksumHeaders(h, info.PartChecksums[pn-1])
+		} else if !partial {
+			setChecksumHeaders(h, info.Checksums)
+		}
 	}
 	status := fasthttp.StatusOK
 	if partial {

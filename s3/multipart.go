@@ -242,6 +242,7 @@ func (s *Server) completeUpload(r *request) error {
 	}
 	done := make(chan completeResult, 1)
 	go func() {
+		time.Sleep(s.cfg.testCompleteDelay)
 		info, err := s.store.CompleteMultipartUpload(r.bucket, r.key, id, parts, engine.CompleteOptions{Checksums: sums, Condition: cond})
 		if err != nil {
 			err = condErr(err)
@@ -262,6 +263,7 @@ func (s *Server) completeUpload(r *request) error {
 	// Slow: answer 200 now and keep the connection busy with whitespace, as
 	// S3 does; the outcome (result or error) follows in the body.
 	reqCopy := *r
+	s.keptAlive.Add(1)
 	r.ctx.SetStatusCode(fasthttp.StatusOK)
 	r.ctx.SetContentType("application/xml")
 	r.ctx.SetBodyStreamWriter(func(w *bufio.Writer) {

@@ -40,6 +40,9 @@ type Config struct {
 	CompleteKeepAlive time.Duration
 	// Version is reported by the admin info endpoint.
 	Version string
+
+	// testCompleteDelay slows CompleteMultipartUpload down (tests).
+	testCompleteDelay time.Duration
 }
 
 // Server serves the S3 API over fasthttp.
@@ -52,7 +55,10 @@ type Server struct {
 	started  time.Time
 	draining atomic.Bool
 	reqSeq   atomic.Uint64
-	reqBase  string
+	// keptAlive counts CompleteMultipartUpload answers streamed with
+	// keep-alive whitespace.
+	keptAlive atomic.Int64
+	reqBase   string
 }
 
 // Request-size caps.

@@ -495,8 +495,14 @@ func TestFaultSealError(t *testing.T) {
 			o := fltOpts(nil)
 			fs, inj, s, st := fltSetup(t, o)
 			inj.on(cases[name])
+			// The sealer runs in the background: keep writing until it
+			// has failed the store.
 			var failed bool
-			for i := 0; i < 20 && !failed; i++ {
+			start := time.Now()
+			for i := 0; !failed && (i < 20 || time.Since(start) < 20*time.Second); i++ {
+				if i >= 20 {
+					time.Sleep(5 * time.Millisecond)
+				}
 				key := fmt.Sprintf("s%d", i)
 				b := st.body(30 << 10)
 				_, err := s.Put("bkt", key, int64(len(b)), bytes.NewReader(b), PutOptions{ContentType: "c/" + key})

@@ -11,6 +11,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -176,6 +177,7 @@ type mUpload struct {
 	meta, sums      []Pair
 	init0, init1    int64 // Initiated lies in [init0, init1]
 	parts           map[int]*mPart
+	seq             int // creation order: choices never depend on random ids
 }
 
 type mBucket struct {
@@ -187,6 +189,14 @@ type mState struct {
 	buckets  map[string]*mBucket
 	uploads  map[string]*mUpload // active, by id
 	finished []*mUpload          // completed or aborted
+	seq      int
+}
+
+// uploadsBySeq returns the active uploads in creation order.
+func (m *mState) uploadsBySeq() []*mUpload {
+	out := slices.Collect(maps.Values(m.uploads))
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
 }
 
 func newMState() *mState {
@@ -400,7 +410,7 @@ var modelOps = []struct {
 	{modelOp{"list", 60, (*modelRun).opList}, true},
 	{modelOp{"snapshot", 15, (*modelRun).opSnapshot}, true},
 	{modelOp{"create-upload", 30, (*modelRun).opCreateUpload}, true},
-	{modelOp{"put-part", 80, (*modelRun).opPutPart}, true},
+	{modelOp{"put-part", 65, (*modelRun).opPutPart}, true},
 	{modelOp{"list-parts", 20, (*modelRun).opListParts}, true},
 	{modelOp{"list-uploads", 25, (*modelRun).opListUploads}, true},
 	{modelOp{"complete", 35, (*modelRun).opComplete}, true},
@@ -410,6 +420,7 @@ var modelOps = []struct {
 	{modelOp{"drain-bucket", 2, (*modelRun).opDrainBucket}, false},
 	{modelOp{"list-buckets", 5, (*modelRun).opListBuckets}, false},
 	{modelOp{"reopen", 5, (*modelRun).opReopen}, false},
+	{modelOp{"compact", 6, (*modelRun).opCompact}, false},
 }
 
 func (r *modelRun) runOps(n int) {
@@ -509,7 +520,7 @@ func (r *modelRun) objectSize() int {
 		return chunk - 1 + r.rng.IntN(3)
 	case x < 75:
 		return (1+r.rng.IntN(3))<<20 + r.rng.IntN(bs) - bs/2
-	case x < 100:
+	case x < 90:
 		return r.rng.IntN(3*bs + 1)
 	default:
 		return r.rng.IntN(2 << 10)
@@ -1116,7 +1127,8 @@ func (r *modelRun) opCreateUpload() {
 		r.fail("create upload: bad or repeated id %q", id)
 	}
 	r.note("  → upload %s", id)
-	r.m.uploads[id] = &mUpload{bucket: b, key: k, id: id, ctype: po.ContentType, meta: po.UserMeta, sums: po.Checksums, init0: t0, init1: t1, parts: map[int]*mPart{}}
+	r.m.seq++
+	r.m.uploads[id] = &mUpload{bucket: b, key: k, id: id, ctype: po.ContentType, meta: po.UserMeta, sums: po.Checksums, init0: t0, init1: t1, parts: map[int]*mPart{}, seq: r.m.seq}
 }
 
 // pickUpload returns an active upload most of the time (u != nil), else a
@@ -1124,12 +1136,8 @@ func (r *modelRun) opCreateUpload() {
 func (r *modelRun) pickUpload() (b, k, id string, u *mUpload) {
 	x := r.rng.IntN(100)
 	if x < 85 && len(r.m.uploads) > 0 {
-		ids := make([]string, 0, len(r.m.uploads))
-		for id := range r.m.uploads {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		u = r.m.uploads[ids[r.rng.IntN(len(ids))]]
+		ups := r.m.uploadsBySeq()
+		u = ups[r.rng.IntN(len(ups))]
 		if r.rng.IntN(40) == 0 {
 			// The right id under another key is no upload.
 			if k := r.pickKey(); k != u.key {
@@ -1273,8 +1281,8 @@ func (r *modelRun) opListUploads() {
 	if o.KeyMarker != "" && r.rng.IntN(3) == 0 {
 		// An upload id marker: one of the key's uploads, or any id.
 		o.UploadIDMarker = hex.EncodeToString(fmt.Appendf(nil, "%016x", r.rng.Uint64()))
-		for _, u := range r.m.bucketUploads(b) {
-			if u.key == o.KeyMarker && r.rng.IntN(2) == 0 {
+		for _, u := range r.m.uploadsBySeq() {
+			if u.bucket == b && u.key == o.KeyMarker && r.rng.IntN(2) == 0 {
 				o.UploadIDMarker = u.id
 			}
 		}
@@ -1476,6 +1484,45 @@ func (r *modelRun) opAbort() {
 }
 
 // ---------------------------------------------------------------------------
+// Compaction
+
+// opCompact runs a compaction pass, over the segments above a random garbage
+// threshold or over one sealed segment. With nothing racing it, every chosen
+// segment must be emptied and deleted; the bytes are checked by the ops that
+// follow and by every reopen.
+func (r *modelRun) opCompact() {
+	// Background sealing decides which segments are candidates: wait for
+	// it so that a seed replays the same pass.
+	r.s.WaitSealed()
+	o := CompactOptions{Threshold: []float64{0.05, 0.3, 0.7}[r.rng.IntN(3)]}
+	if r.rng.IntN(4) == 0 {
+		var sealed []uint64
+		for _, sg := range r.s.Metrics().Segments {
+			if sg.Sealed {
+				sealed = append(sealed, sg.ID)
+			}
+		}
+		if len(sealed) > 0 {
+			o = CompactOptions{Segment: sealed[r.rng.IntN(len(sealed))]}
+		}
+	}
+	r.note("compact %+v", o)
+	res, err := r.s.Compact(context.Background(), o)
+	r.wantErr("compact", err, nil)
+	r.note("  → chosen %d deleted %d relocated %d lost %d copied %d", len(res.Chosen), len(res.Deleted), res.Relocated, res.Lost, res.BytesCopied)
+	if !slices.Equal(res.Chosen, res.Deleted) || res.Lost != 0 {
+		r.fail("compact %+v: chose %x, deleted %x, lost %d runs, with nothing racing it\n%v", o, res.Chosen, res.Deleted, res.Lost, r.s.Metrics())
+	}
+	m := r.s.Metrics()
+	for _, sg := range m.Segments {
+		if slices.Contains(res.Deleted, sg.ID) {
+			r.fail("compact: deleted segment %016x still listed\n%v", sg.ID, m)
+		}
+	}
+	r.checkMetrics(false)
+}
+
+// ---------------------------------------------------------------------------
 // Reopen
 
 func (r *modelRun) opReopen() {
@@ -1537,6 +1584,9 @@ func modelOptions(fs vfs.FS, o Options) Options {
 		o.MinPartSize = modelMinPart
 	}
 	o.IndexCacheSize = 8 << 20
+	// Compaction runs when an op asks for it, at full speed.
+	o.CompactionInterval = -1
+	o.CompactionRate = -1
 	return o
 }
 
@@ -1548,15 +1598,17 @@ func TestModel(t *testing.T) {
 		opts Options
 	}{
 		{"tiny-segments", Options{SegmentSize: 64 << 10, testingSmallSegments: true, CacheSize: 256 << 10}},
-		{"no-inline", Options{NoInline: true}},
+		{"no-inline", Options{NoInline: true, SegmentSize: 2 << 20}},
 		{"default", Options{}},
-		{"inline-64k", Options{InlineThreshold: 64 << 10}},
-		{"no-compression", Options{DisableCompression: true}},
+		{"inline-64k", Options{InlineThreshold: 64 << 10, SegmentSize: 2 << 20}},
+		{"no-compression", Options{DisableCompression: true, SegmentSize: 2 << 20}},
 		{"no-cache", Options{CacheSize: -1, SegmentSize: 1 << 20}},
 		{"chunk-1", Options{ChunkBlocks: 1, SegmentSize: 256 << 10, testingSmallSegments: true}},
-		{"block-4k", Options{BlockSize: 4096, SegmentSize: 1 << 20}},
-		{"no-min-part", Options{MinPartSize: -1, BlockSize: 4096, SegmentSize: 256 << 10, testingSmallSegments: true}},
-		{"three-drives", Options{Dirs: []string{"d0", "d1", "d2"}, SegmentSize: 128 << 10, testingSmallSegments: true}},
+		// Without a minimum part size, parts of any size (empty ones too)
+		// sit between others, off block edges.
+		{"block-4k-no-min-part", Options{BlockSize: 4096, SegmentSize: 256 << 10, testingSmallSegments: true, MinPartSize: -1}},
+		// Mirrored open segments, erasure-coded sealed ones (k=2, m=1).
+		{"three-drives", Options{Dirs: []string{"d0", "d1", "d2"}, SegmentSize: 256 << 10, testingSmallSegments: true}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1707,9 +1759,25 @@ func TestModelConcurrent(t *testing.T) {
 			}
 		}
 	}()
+	// The compactor relocates runs under the workers' overwrites and
+	// deletes and the watcher's reads.
+	compactor := make(chan struct{})
+	go func() {
+		defer close(compactor)
+		cr := modelRNG(seed, "concurrent/compactor")
+		for !stop.Load() {
+			res, err := s.Compact(context.Background(), CompactOptions{Threshold: []float64{0.05, 0.3}[cr.IntN(2)]})
+			if err != nil {
+				t.Errorf("seed %d: compactor: %v (%+v)", seed, err, res)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
 	wg.Wait()
 	stop.Store(true)
 	<-watcher
+	<-compactor
 	if t.Failed() {
 		return
 	}
@@ -1731,6 +1799,8 @@ func TestModelConcurrent(t *testing.T) {
 	lead.step++
 	lead.note("verify after concurrent phase")
 	lead.checkMetrics(false)
+	lead.verifyAll()
+	lead.opCompact()
 	lead.verifyAll()
 	var req []CompletePart
 	var parts []*mPart

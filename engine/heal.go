@@ -1,8 +1,10 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 
@@ -76,7 +78,7 @@ func (s *Store) sealedSegments() []*segment {
 // scrubSegment verifies every checksum of one sealed segment on every
 // drive and returns what is damaged.
 func (s *Store) scrubSegment(ctx context.Context, sg *segment, lim *rateLimiter, done func(int64)) ([]Problem, error) {
-	var probs []Problem
+	probs := s.scrubBix(sg)
 	sg.mu.RLock()
 	ec, files := sg.ec, sg.files
 	sg.mu.RUnlock()
@@ -184,12 +186,14 @@ func (s *Store) Heal(ctx context.Context, o MaintenanceOptions) (HealResult, err
 		res.Found = append(res.Found, probs...)
 		fixed := map[int]bool{}
 		for _, pr := range probs {
-			if fixed[pr.Shard] {
+			if fixed[pr.Shard] && pr.Shard != bixShard {
 				res.Repaired = append(res.Repaired, pr)
 				continue
 			}
 			var n int64
-			if sg.encoded() {
+			if pr.Shard == bixShard {
+				n, err = s.rebuildBix(sg, pr.Drive)
+			} else if sg.encoded() {
 				n, err = s.rebuildShard(ctx, sg, pr.Shard, lim)
 			} else {
 				n, err = s.rebuildMirror(sg, pr.Shard)
@@ -358,4 +362,48 @@ func retire(f vfs.File) {
 	if f != nil {
 		time.AfterFunc(time.Minute, func() { f.Close() })
 	}
+}
+
+// bixShard marks a Problem with a segment's block-index file.
+const bixShard = -1
+
+// scrubBix checks the block-index replica on each of the segment's
+// mirror drives against the verified copy in memory.
+func (s *Store) scrubBix(sg *segment) []Problem {
+	sg.mu.RLock()
+	m := sg.bix
+	sg.mu.RUnlock()
+	if m == nil || m.count == 0 && len(m.data) == 0 {
+		return nil // no verified copy to compare with
+	}
+	var probs []Problem
+	for _, d := range s.replicaDrives(sg.id) {
+		b, err := readWhole(s.fs, s.fs.PathJoin(s.segDir(d), bixName(sg.id)))
+		if err != nil {
+			probs = append(probs, Problem{sg.id, bixShard, d, "block index missing"})
+		} else if _, ok := checkBix(b, sg.id, s.opts.BlockSize); !ok || !bytes.Equal(b, m.data) {
+			probs = append(probs, Problem{sg.id, bixShard, d, "block index corrupt"})
+		}
+	}
+	return probs
+}
+
+// rebuildBix rewrites a block-index replica from the verified copy.
+func (s *Store) rebuildBix(sg *segment, drive string) (int64, error) {
+	sg.mu.RLock()
+	data := append([]byte(nil), sg.bix.data...)
+	sg.mu.RUnlock()
+	if _, ok := checkBix(data, sg.id, s.opts.BlockSize); !ok {
+		return 0, fmt.Errorf("%w: in-memory block index of segment %016x", ErrCorrupt, sg.id)
+	}
+	return int64(len(data)), writeFileSync(s.fs, s.fs.PathJoin(s.segDir(drive), bixName(sg.id)), data)
+}
+
+func readWhole(fs vfs.FS, path string) ([]byte, error) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, 1<<30))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -51,6 +52,19 @@ func TestHealReplacedDrives(t *testing.T) {
 			scrub, err = s.Scrub(context.Background(), MaintenanceOptions{Rate: -1})
 			if err != nil || len(scrub.Problems) != 0 {
 				t.Fatalf("scrub after heal: %v %v", scrub.Problems, err)
+			}
+			// The replaced drives got their block-index replicas back.
+			bix := 0
+			for i := 1; i <= m; i++ {
+				names, _ := fs.List(o.Dirs[i] + "/segments")
+				for _, n := range names {
+					if strings.HasSuffix(n, ".bix") {
+						bix++
+					}
+				}
+			}
+			if bix == 0 {
+				t.Fatal("no block index was rebuilt on the replaced drives")
 			}
 			degraded := s.Metrics().DegradedReads
 			readAll(t, s, want)

@@ -324,7 +324,9 @@ type healKey struct {
 func (s *Store) encode(ctx context.Context, sg *segment) error {
 	sg.refs.Add(1)
 	defer sg.refs.Add(-1)
-	if sg.deleting.Load() {
+	sg.maint.Lock()
+	defer sg.maint.Unlock()
+	if sg.deleting.Load() || sg.encoded() {
 		return nil
 	}
 	k, m := s.layout.dataShards(), s.layout.parityShards()

@@ -149,7 +149,9 @@ func (s *Store) Scrub(ctx context.Context, o MaintenanceOptions) (ScrubResult, e
 		}
 	}
 	for _, sg := range s.sealedSegments() {
+		sg.maint.Lock()
 		probs, err := s.scrubSegment(ctx, sg, lim, done)
+		sg.maint.Unlock()
 		res.Problems = append(res.Problems, probs...)
 		for _, pr := range probs {
 			s.queueHeal(pr.Segment, pr.Shard)
@@ -179,9 +181,22 @@ func (s *Store) Heal(ctx context.Context, o MaintenanceOptions) (HealResult, err
 		}
 	}
 	for _, sg := range s.sealedSegments() {
+		if err := s.healSegment(ctx, sg, lim, done, &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// healSegment scrubs one segment and repairs what it finds, holding the
+// segment's maintenance lock so encoding cannot change it meanwhile.
+func (s *Store) healSegment(ctx context.Context, sg *segment, lim *rateLimiter, done func(int64), res *HealResult) error {
+	sg.maint.Lock()
+	defer sg.maint.Unlock()
+	{
 		probs, err := s.scrubSegment(ctx, sg, lim, done)
 		if err != nil {
-			return res, err
+			return err
 		}
 		res.Found = append(res.Found, probs...)
 		fixed := map[int]bool{}
@@ -199,7 +214,7 @@ func (s *Store) Heal(ctx context.Context, o MaintenanceOptions) (HealResult, err
 				n, err = s.rebuildMirror(sg, pr.Shard)
 			}
 			if err != nil {
-				return res, fmt.Errorf("healing %v: %w", pr, err)
+				return fmt.Errorf("healing %v: %w", pr, err)
 			}
 			fixed[pr.Shard] = true
 			res.BytesWritten += n
@@ -213,7 +228,7 @@ func (s *Store) Heal(ctx context.Context, o MaintenanceOptions) (HealResult, err
 		}
 		s.healMu.Unlock()
 	}
-	return res, nil
+	return nil
 }
 
 // rebuildShard writes shard i of an encoded segment anew from the verified
@@ -303,6 +318,9 @@ func (s *Store) rebuildMirror(sg *segment, i int) (int64, error) {
 	sg.mu.RLock()
 	files := append([]vfs.File(nil), sg.files...)
 	sg.mu.RUnlock()
+	if i >= len(files) {
+		return 0, fmt.Errorf("engine: segment %016x has no mirror %d", sg.id, i)
+	}
 	var src vfs.File
 	for j, f := range files {
 		if j != i && f != nil && s.verifyMirror(sg, f) == nil {

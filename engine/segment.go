@@ -36,6 +36,9 @@ type segment struct {
 	deleting atomic.Bool
 	// encodeFailed: erasure coding failed; the segment stays mirrored.
 	encodeFailed atomic.Bool
+	// maint serialises work that changes the segment's files: encoding,
+	// scrubbing and healing.
+	maint sync.Mutex
 }
 
 const writeCategory vfs.DiskWriteCategory = "lsmstore-segment"

@@ -47,19 +47,7 @@ var lsmSeedFlag = flag.Uint64("lsm.seed", 0, "seed of the crash and fault tests 
 // testSeed returns the seed of a randomized test and logs how to replay it.
 func lsmTestSeed(t *testing.T) uint64 {
 	t.Helper()
-	seed := *lsmSeedFlag
-	if seed == 0 {
-		if v := os.Getenv("LSM_SEED"); v != "" {
-			n, err := strconv.ParseUint(v, 0, 64)
-			if err != nil {
-				t.Fatalf("LSM_SEED=%q: %v", v, err)
-			}
-			seed = n
-		}
-	}
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
+	seed := pickSeed(t, *lsmSeedFlag)
 	top, _, _ := strings.Cut(t.Name(), "/")
 	msg := fmt.Sprintf("seed %d (replay: LSM_SEED=%d go test -race -run '^%s$' ./engine/)", seed, seed, top)
 	t.Log(msg)

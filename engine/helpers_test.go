@@ -3,7 +3,10 @@ package engine
 import (
 	"bytes"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -56,4 +59,24 @@ func mustGet(t testing.TB, s *Store, bucket, key string, off, n int64) []byte {
 		t.Fatalf("get %s/%s [%d+%d]: %v", bucket, key, off, n, err)
 	}
 	return b.Bytes()
+}
+
+// pickSeed returns the seed of a randomized test: the flag's value, else
+// $LSM_SEED, else the clock.
+func pickSeed(t testing.TB, flagValue uint64) uint64 {
+	t.Helper()
+	seed := flagValue
+	if seed == 0 {
+		if v := os.Getenv("LSM_SEED"); v != "" {
+			n, err := strconv.ParseUint(v, 0, 64)
+			if err != nil {
+				t.Fatalf("LSM_SEED=%q: %v", v, err)
+			}
+			seed = n
+		}
+	}
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	return seed
 }

@@ -49,19 +49,7 @@ const (
 )
 
 func modelSeed(t *testing.T) uint64 {
-	seed := *flagModelSeed
-	if seed == 0 {
-		if v := os.Getenv("LSM_SEED"); v != "" {
-			n, err := strconv.ParseUint(v, 0, 64)
-			if err != nil {
-				t.Fatalf("LSM_SEED=%q: %v", v, err)
-			}
-			seed = n
-		}
-	}
-	if seed == 0 {
-		seed = uint64(time.Now().UnixNano())
-	}
+	seed := pickSeed(t, *flagModelSeed)
 	t.Logf("seed %d (replay: -seed %d or LSM_SEED=%d)", seed, seed, seed)
 	return seed
 }

@@ -122,15 +122,19 @@ func (s *Store) Open(bucket, key string) (*Object, error) {
 			o.starts = append(o.starts, off)
 			off += x.size
 		}
-		if o.pin() || attempt == 10 {
+		if o.pin() {
 			return o, nil
+		}
+		if attempt == 100 {
+			return nil, fmt.Errorf("%w: %s/%s names a segment that is gone", errNoSegment, bucket, key)
 		}
 		time.Sleep(time.Millisecond)
 	}
 }
 
 // pin takes a reference on every segment the object's runs name; it fails
-// (holding nothing) if one of them is being deleted.
+// (holding nothing) if one of them is being deleted or already gone — the
+// entry read before compaction moved its runs.
 func (o *Object) pin() bool {
 	s := o.s
 	s.segMu.RLock()
@@ -138,7 +142,11 @@ func (o *Object) pin() bool {
 	ok := true
 	o.en.allRuns(func(r run) {
 		sg := s.segs[r.seg]
-		if sg == nil || !ok || (len(o.segs) > 0 && o.segs[len(o.segs)-1] == sg) {
+		if !ok || (sg != nil && len(o.segs) > 0 && o.segs[len(o.segs)-1] == sg) {
+			return
+		}
+		if sg == nil {
+			ok = false
 			return
 		}
 		sg.refs.Add(1)

@@ -169,10 +169,32 @@ func TestCompactWaitsForReaders(t *testing.T) {
 	want := fillAndDelete(t, s, 30, 9)
 	s.Close()
 	s = openMem(t, fs, o)
+	// Hold an object whose data lies in a segment the pass will compact.
+	dry, err := s.Compact(context.Background(), CompactOptions{Threshold: 0.01, DryRun: true})
+	if err != nil || len(dry.Chosen) == 0 {
+		t.Fatalf("dry run: %+v %v", dry, err)
+	}
+	victim := map[uint64]bool{}
+	for _, id := range dry.Chosen {
+		victim[id] = true
+	}
 	var key string
 	for k := range want {
-		key = k
-		break
+		en, err := s.lookup("bkt", k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		en.allRuns(func(r run) {
+			if victim[r.seg] {
+				key = k
+			}
+		})
+		if key != "" {
+			break
+		}
+	}
+	if key == "" {
+		t.Fatal("no object lies in a segment chosen for compaction")
 	}
 	obj, err := s.Open("bkt", key)
 	if err != nil {

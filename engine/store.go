@@ -565,6 +565,11 @@ func (s *Store) applyOps(ops []*pendingOp) error {
 // seal writes the block index of a segment that takes no more appends,
 // switches reads to it, and records the segment as sealed.
 func (s *Store) seal(sg *segment, size int64) error {
+	// Group commit already synced what was acknowledged; syncing once more
+	// here keeps the block index from ever pointing at unsynced data.
+	if err := sg.sync(); err != nil {
+		return err
+	}
 	sg.mu.RLock()
 	entries := sg.blocks
 	sg.mu.RUnlock()

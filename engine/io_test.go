@@ -191,6 +191,14 @@ func TestBadInput(t *testing.T) {
 			return err
 		}(), ErrNoSuchUpload},
 		{"unknown upload", s.AbortMultipartUpload("ok-bucket", "k", strings.Repeat("0", 32)), ErrNoSuchUpload},
+		{"list bad prefix", func() error {
+			_, err := s.List("ok-bucket", ListOptions{Prefix: "a\xff"})
+			return err
+		}(), ErrInvalidKey},
+		{"list uploads bad marker", func() error {
+			_, err := s.ListUploads("ok-bucket", ListUploadsOptions{KeyMarker: strings.Repeat("k", MaxKeyLen+1)})
+			return err
+		}(), ErrInvalidKey},
 		{"long body", func() error {
 			_, err := s.Put("ok-bucket", "x", 3, strings.NewReader("abcd"), PutOptions{})
 			return err

@@ -91,9 +91,8 @@ func (s *Store) List(bucket string, o ListOptions) (ListResult, error) {
 	if err := checkBucket(bucket); err != nil {
 		return res, err
 	}
-	if !utf8.ValidString(o.Prefix) || !utf8.ValidString(o.Delimiter) || !utf8.ValidString(o.StartAfter) ||
-		len(o.Prefix) > MaxKeyLen || len(o.Delimiter) > MaxKeyLen || len(o.StartAfter) > MaxKeyLen {
-		return res, fmt.Errorf("%w: listing parameters", ErrInvalidKey)
+	if err := checkListParams(o.Prefix, o.Delimiter, o.StartAfter); err != nil {
+		return res, err
 	}
 	if ok, err := s.BucketExists(bucket); err != nil {
 		return res, err
@@ -134,10 +133,24 @@ func (s *Store) List(bucket string, o ListOptions) (ListResult, error) {
 	return res, it.Error()
 }
 
+// checkListParams rejects listing parameters that are not UTF-8 or are
+// longer than a key.
+func checkListParams(params ...string) error {
+	for _, p := range params {
+		if !utf8.ValidString(p) || len(p) > MaxKeyLen {
+			return fmt.Errorf("%w: listing parameters", ErrInvalidKey)
+		}
+	}
+	return nil
+}
+
 // ListUploads returns a page of bucket's multipart uploads, by key then id.
 func (s *Store) ListUploads(bucket string, o ListUploadsOptions) (ListUploadsResult, error) {
 	var res ListUploadsResult
 	if err := checkBucket(bucket); err != nil {
+		return res, err
+	}
+	if err := checkListParams(o.Prefix, o.Delimiter, o.KeyMarker, o.UploadIDMarker); err != nil {
 		return res, err
 	}
 	if ok, err := s.BucketExists(bucket); err != nil {

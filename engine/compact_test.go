@@ -100,6 +100,10 @@ func TestCompactReclaims(t *testing.T) {
 	if len(res.Deleted) != len(res.Chosen) || len(res.Deleted) == 0 {
 		t.Fatalf("deleted %v of %v", res.Deleted, res.Chosen)
 	}
+	if after.CompactionPasses != 2 || after.CompactionBytesCopied != res.BytesCopied || after.Compacting {
+		t.Fatalf("compaction metrics: passes %d (want 2: dry run and pass), copied %d (want %d), compacting %v",
+			after.CompactionPasses, after.CompactionBytesCopied, res.BytesCopied, after.Compacting)
+	}
 	if after.Garbage >= before.Garbage || after.LiveBytes != before.LiveBytes {
 		t.Fatalf("garbage %d → %d, live %d → %d", before.Garbage, after.Garbage, before.LiveBytes, after.LiveBytes)
 	}

@@ -50,6 +50,12 @@ type Metrics struct {
 	EncodeSeconds float64
 	// DataShards and ParityShards are the erasure layout (k+m).
 	DataShards, ParityShards int
+	// Compacting is true while a compaction pass runs; CompactionPasses
+	// and CompactionBytesCopied count the passes and the live bytes they
+	// copied since open.
+	Compacting            bool
+	CompactionPasses      int64
+	CompactionBytesCopied int64
 }
 
 // Metrics returns a snapshot.
@@ -70,6 +76,10 @@ func (s *Store) Metrics() Metrics {
 		EncodeSeconds: float64(s.counters.encodeNanos.Load()) / 1e9,
 		DataShards:    s.layout.dataShards(),
 		ParityShards:  s.layout.parityShards(),
+
+		Compacting:            s.compact.busy.Load(),
+		CompactionPasses:      s.compact.passes.Load(),
+		CompactionBytesCopied: s.compact.copied.Load(),
 	}
 	s.segMu.RLock()
 	m.Objects, m.LogicalBytes = s.st.objects, s.st.logicalBytes

@@ -37,7 +37,7 @@ unit:
 
 # Runs every fuzz target for $(FUZZTIME) each.
 fuzz:
-	@for pkg in ./engine ./sigv4; do \
+	@for pkg in ./engine ./sigv4 ./s3; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \

@@ -164,6 +164,9 @@ func (a *applier) apply(r *record) (ObjectInfo, PartInfo, error) {
 				return info, part, ErrBucketNotEmpty
 			}
 		}
+		if err := a.b.DeleteRange(configPrefix(r.bucket), prefixEnd(configPrefix(r.bucket)), nil); err != nil {
+			return info, part, err
+		}
 		return info, part, a.b.Delete(bucketKey(r.bucket), nil)
 
 	case opPut:
@@ -222,6 +225,9 @@ func (a *applier) apply(r *record) (ObjectInfo, PartInfo, error) {
 
 	case opRelocate:
 		return info, part, a.relocate(r)
+
+	case opBucketConfig:
+		return info, part, a.applyConfig(r)
 
 	case opAbort:
 		uk := uploadKey(r.bucket, r.key, r.uploadID)

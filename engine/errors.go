@@ -57,6 +57,11 @@ var (
 	// ErrIncompatibleLayout is returned by Open when the data was written
 	// with a different layout (format version, block size, drive set).
 	ErrIncompatibleLayout = errors.New("engine: incompatible on-disk layout")
+	// ErrNoSuchConfig is returned when a bucket has no configuration
+	// document of that name.
+	ErrNoSuchConfig = errors.New("engine: no such bucket configuration")
+	// ErrConfigTooLarge is returned for a document over MaxConfigSize.
+	ErrConfigTooLarge = errors.New("engine: bucket configuration too large")
 	// ErrInvalidOptions is returned by Options.Validate.
 	ErrInvalidOptions = errors.New("engine: invalid options")
 )

@@ -14,6 +14,7 @@ const (
 	pfxPart    = 'P' // P uploadID 0 partnum(be32)    → partValue
 	pfxSegment = 'S' // S segid(be64)                 → segmentValue
 	pfxMeta    = 'M' // M name                        → meta values
+	pfxConfig  = 'C' // C bucket 0 name               → configuration document
 )
 
 var (

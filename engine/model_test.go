@@ -171,6 +171,7 @@ type mUpload struct {
 type mBucket struct {
 	created0, created1 int64
 	objects            map[string]*mObject
+	configs            map[string][]byte // bucket configuration documents (nil map: none)
 }
 
 type mState struct {
@@ -409,6 +410,7 @@ var modelOps = []struct {
 	{modelOp{"list-buckets", 5, (*modelRun).opListBuckets}, false},
 	{modelOp{"reopen", 5, (*modelRun).opReopen}, false},
 	{modelOp{"compact", 6, (*modelRun).opCompact}, false},
+	{modelOp{"bucket-config", 8, (*modelRun).opBucketConfig}, false},
 }
 
 func (r *modelRun) runOps(n int) {
@@ -723,6 +725,11 @@ func (r *modelRun) verifyAll() {
 		}
 		r.listAndCompare(b, ListOptions{Prefix: r.scope})
 		r.listUploadsAndCompare(b, ListUploadsOptions{Prefix: r.scope})
+		if !r.worker {
+			for _, name := range modelConfigNames {
+				r.checkConfig(b, name)
+			}
+		}
 	}
 	for _, u := range r.m.uploads {
 		r.listPartsAndCompare(u, 0, 0)
@@ -1043,6 +1050,62 @@ func (r *modelRun) opDeleteBucket() {
 	ok, err := r.s.BucketExists(b)
 	if err != nil || ok != (r.m.buckets[b] != nil) {
 		r.fail("bucket exists %s: %v %v", b, ok, err)
+	}
+}
+
+var modelConfigNames = []string{"policy", "cors"}
+
+// opBucketConfig sets, deletes or reads back one configuration document of
+// a bucket (which may not exist).
+func (r *modelRun) opBucketConfig() {
+	b := r.pickBucket()
+	name := modelConfigNames[r.rng.IntN(len(modelConfigNames))]
+	mb := r.m.buckets[b]
+	var want error
+	if mb == nil {
+		want = ErrNoSuchBucket
+	}
+	switch r.rng.IntN(4) {
+	case 0, 1:
+		doc := r.body(1 + r.rng.IntN(300))
+		if r.rng.IntN(15) == 0 {
+			doc = r.body(MaxConfigSize + 1 + r.rng.IntN(10))
+			r.note("bucket-config set %s %s %d bytes (too large)", b, name, len(doc))
+			r.wantErr("put config", r.s.PutBucketConfig(b, name, doc), ErrConfigTooLarge)
+			break
+		}
+		r.note("bucket-config set %s %s %d bytes want=%v", b, name, len(doc), want)
+		r.wantErr("put config", r.s.PutBucketConfig(b, name, doc), want)
+		if mb != nil {
+			if mb.configs == nil {
+				mb.configs = map[string][]byte{}
+			}
+			mb.configs[name] = doc
+		}
+	case 2:
+		r.note("bucket-config delete %s %s want=%v", b, name, want)
+		r.wantErr("delete config", r.s.DeleteBucketConfig(b, name), want)
+		if mb != nil {
+			delete(mb.configs, name)
+		}
+	default:
+		r.note("bucket-config get %s %s", b, name)
+		r.checkConfig(b, name)
+	}
+}
+
+func (r *modelRun) checkConfig(b, name string) {
+	r.t.Helper()
+	got, err := r.s.BucketConfig(b, name)
+	mb := r.m.buckets[b]
+	switch {
+	case mb == nil:
+		r.wantErr("get config "+b+" "+name, err, ErrNoSuchBucket)
+	case mb.configs[name] == nil:
+		r.wantErr("get config "+b+" "+name, err, ErrNoSuchConfig)
+	default:
+		r.wantErr("get config "+b+" "+name, err, nil)
+		r.checkBytes("config "+b+" "+name, got, mb.configs[name])
 	}
 }
 

@@ -50,7 +50,8 @@ const (
 	opPutPart
 	opComplete
 	opAbort
-	opRelocate // compaction: move one run of an object or part (CAS)
+	opRelocate     // compaction: move one run of an object or part (CAS)
+	opBucketConfig // set (inline) or delete one bucket configuration document
 )
 
 // record is one logged mutation. Fields not used by an op stay zero.
@@ -143,7 +144,7 @@ func decodeRecord(b []byte) (*record, error) {
 	if err := d.done(); err != nil {
 		return nil, err
 	}
-	if r.op < opPut || r.op > opRelocate {
+	if r.op < opPut || r.op > opBucketConfig {
 		return nil, errDecode
 	}
 	return r, nil

@@ -142,9 +142,14 @@ func (s *Server) deleteObjects(r *request) error {
 	}
 	res := deleteResult{Xmlns: s3NS}
 	for _, o := range req.Objects {
-		err := s.store.Delete(r.bucket, o.Key)
-		if o.VersionID != "" && o.VersionID != "null" {
+		var err error
+		switch {
+		case o.VersionID != "" && o.VersionID != "null":
 			err = withMessage(errNotImplemented, "Versioning is not implemented.")
+		case r.anonymous && !s.anonymousAllowed(r.bucket, "s3:DeleteObject", o.Key, true):
+			err = errAccessDenied
+		default:
+			err = s.store.Delete(r.bucket, o.Key)
 		}
 		if err != nil {
 			ae := toAPIError(err)

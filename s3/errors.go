@@ -41,7 +41,7 @@ var (
 	errMetadataTooLarge           = &apiError{"MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.", 400}
 	errMethodNotAllowed           = &apiError{"MethodNotAllowed", "The specified method is not allowed against this resource.", 405}
 	errMissingContentLength       = &apiError{"MissingContentLength", "You must provide the Content-Length HTTP header.", 411}
-	errNoSuchBucket               = &apiError{"NoSuchBucket", "The specified bucket does not exist.", 404}
+	errNoSuchBucket               = &apiError{"NoSuchBucket", "The specified bucket does not exist", 404}
 	errNoSuchKey                  = &apiError{"NoSuchKey", "The specified key does not exist.", 404}
 	errNoSuchUpload               = &apiError{"NoSuchUpload", "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.", 404}
 	errNotImplemented             = &apiError{"NotImplemented", "A header or query you provided implies functionality that is not implemented.", 501}

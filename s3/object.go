@@ -482,6 +482,9 @@ func (s *Server) openCopySource(r *request) (*engine.Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.anonymous && !s.anonymousAllowed(sb, "s3:GetObject", sk, true) {
+		return nil, errAccessDenied
+	}
 	o, err := s.store.Open(sb, sk)
 	if err != nil {
 		return nil, err

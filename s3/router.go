@@ -19,36 +19,47 @@ type route struct {
 	query  []string
 	header string
 	name   string
+	action string // the IAM action a bucket policy grants or denies
 	h      handler
 }
 
 var routes = []route{
-	{"GET", levelService, nil, "", "ListBuckets", (*Server).listBuckets},
+	{"GET", levelService, nil, "", "ListBuckets", "s3:ListAllMyBuckets", (*Server).listBuckets},
 
-	{"GET", levelBucket, []string{"location"}, "", "GetBucketLocation", (*Server).getBucketLocation},
-	{"GET", levelBucket, []string{"acl"}, "", "GetBucketAcl", (*Server).getACL},
-	{"GET", levelBucket, []string{"uploads"}, "", "ListMultipartUploads", (*Server).listUploads},
-	{"GET", levelBucket, []string{"list-type"}, "", "ListObjectsV2", (*Server).listObjectsV2},
-	{"GET", levelBucket, nil, "", "ListObjectsV1", (*Server).listObjectsV1},
-	{"HEAD", levelBucket, nil, "", "HeadBucket", (*Server).headBucket},
-	{"PUT", levelBucket, nil, "", "CreateBucket", (*Server).createBucket},
-	{"DELETE", levelBucket, nil, "", "DeleteBucket", (*Server).deleteBucket},
-	{"POST", levelBucket, []string{"delete"}, "", "DeleteObjects", (*Server).deleteObjects},
+	{"GET", levelBucket, []string{"location"}, "", "GetBucketLocation", "s3:GetBucketLocation", (*Server).getBucketLocation},
+	{"GET", levelBucket, []string{"acl"}, "", "GetBucketAcl", "s3:GetBucketAcl", (*Server).getACL},
+	{"GET", levelBucket, []string{"policy"}, "", "GetBucketPolicy", "s3:GetBucketPolicy", (*Server).getBucketPolicy},
+	{"PUT", levelBucket, []string{"policy"}, "", "PutBucketPolicy", "s3:PutBucketPolicy", (*Server).putBucketPolicy},
+	{"DELETE", levelBucket, []string{"policy"}, "", "DeleteBucketPolicy", "s3:DeleteBucketPolicy", (*Server).deleteBucketPolicy},
+	{"GET", levelBucket, []string{"cors"}, "", "GetBucketCors", "s3:GetBucketCORS", (*Server).getBucketCors},
+	{"PUT", levelBucket, []string{"cors"}, "", "PutBucketCors", "s3:PutBucketCORS", (*Server).putBucketCors},
+	{"DELETE", levelBucket, []string{"cors"}, "", "DeleteBucketCors", "s3:PutBucketCORS", (*Server).deleteBucketCors},
+	{"GET", levelBucket, []string{"uploads"}, "", "ListMultipartUploads", "s3:ListBucketMultipartUploads", (*Server).listUploads},
+	{"GET", levelBucket, []string{"list-type"}, "", "ListObjectsV2", "s3:ListBucket", (*Server).listObjectsV2},
+	{"GET", levelBucket, nil, "", "ListObjectsV1", "s3:ListBucket", (*Server).listObjectsV1},
+	{"HEAD", levelBucket, nil, "", "HeadBucket", "s3:ListBucket", (*Server).headBucket},
+	{"PUT", levelBucket, nil, "", "CreateBucket", "s3:CreateBucket", (*Server).createBucket},
+	{"DELETE", levelBucket, nil, "", "DeleteBucket", "s3:DeleteBucket", (*Server).deleteBucket},
+	{"POST", levelBucket, []string{"delete"}, "", "DeleteObjects", actionPerKey, (*Server).deleteObjects},
 
-	{"GET", levelObject, []string{"uploadId"}, "", "ListParts", (*Server).listParts},
-	{"GET", levelObject, []string{"acl"}, "", "GetObjectAcl", (*Server).getACL},
-	{"GET", levelObject, []string{"attributes"}, "", "GetObjectAttributes", (*Server).getObjectAttributes},
-	{"GET", levelObject, nil, "", "GetObject", (*Server).getObject},
-	{"HEAD", levelObject, nil, "", "HeadObject", (*Server).headObject},
-	{"PUT", levelObject, []string{"partNumber", "uploadId"}, "x-amz-copy-source", "UploadPartCopy", (*Server).uploadPartCopy},
-	{"PUT", levelObject, []string{"partNumber", "uploadId"}, "", "UploadPart", (*Server).uploadPart},
-	{"PUT", levelObject, nil, "x-amz-copy-source", "CopyObject", (*Server).copyObject},
-	{"PUT", levelObject, nil, "", "PutObject", (*Server).putObject},
-	{"DELETE", levelObject, []string{"uploadId"}, "", "AbortMultipartUpload", (*Server).abortUpload},
-	{"DELETE", levelObject, nil, "", "DeleteObject", (*Server).deleteObject},
-	{"POST", levelObject, []string{"uploads"}, "", "CreateMultipartUpload", (*Server).createUpload},
-	{"POST", levelObject, []string{"uploadId"}, "", "CompleteMultipartUpload", (*Server).completeUpload},
+	{"GET", levelObject, []string{"uploadId"}, "", "ListParts", "s3:ListMultipartUploadParts", (*Server).listParts},
+	{"GET", levelObject, []string{"acl"}, "", "GetObjectAcl", "s3:GetObjectAcl", (*Server).getACL},
+	{"GET", levelObject, []string{"attributes"}, "", "GetObjectAttributes", "s3:GetObjectAttributes", (*Server).getObjectAttributes},
+	{"GET", levelObject, nil, "", "GetObject", "s3:GetObject", (*Server).getObject},
+	{"HEAD", levelObject, nil, "", "HeadObject", "s3:GetObject", (*Server).headObject},
+	{"PUT", levelObject, []string{"partNumber", "uploadId"}, "x-amz-copy-source", "UploadPartCopy", "s3:PutObject", (*Server).uploadPartCopy},
+	{"PUT", levelObject, []string{"partNumber", "uploadId"}, "", "UploadPart", "s3:PutObject", (*Server).uploadPart},
+	{"PUT", levelObject, nil, "x-amz-copy-source", "CopyObject", "s3:PutObject", (*Server).copyObject},
+	{"PUT", levelObject, nil, "", "PutObject", "s3:PutObject", (*Server).putObject},
+	{"DELETE", levelObject, []string{"uploadId"}, "", "AbortMultipartUpload", "s3:AbortMultipartUpload", (*Server).abortUpload},
+	{"DELETE", levelObject, nil, "", "DeleteObject", "s3:DeleteObject", (*Server).deleteObject},
+	{"POST", levelObject, []string{"uploads"}, "", "CreateMultipartUpload", "s3:PutObject", (*Server).createUpload},
+	{"POST", levelObject, []string{"uploadId"}, "", "CompleteMultipartUpload", "s3:PutObject", (*Server).completeUpload},
 }
+
+// actionPerKey marks a route whose handler authorizes each key it touches
+// (DeleteObjects: s3:DeleteObject per key).
+const actionPerKey = "per-key"
 
 // getOnly are sub-resources implemented for GET only (GetObjectAcl,
 // GetBucketAcl, GetObjectAttributes); other methods get NotImplemented.
@@ -57,10 +68,10 @@ var getOnly = map[string]bool{"acl": true, "attributes": true}
 // unsupported are S3 sub-resources this server does not implement: a
 // request naming one gets NotImplemented, never a wrong success.
 var unsupported = map[string]bool{
-	"accelerate": true, "analytics": true, "cors": true,
+	"accelerate": true, "analytics": true,
 	"encryption": true, "intelligent-tiering": true, "inventory": true, "legal-hold": true,
 	"lifecycle": true, "logging": true, "metadata-table": true, "metrics": true,
-	"notification": true, "object-lock": true, "ownershipControls": true, "policy": true,
+	"notification": true, "object-lock": true, "ownershipControls": true,
 	"policyStatus": true, "publicAccessBlock": true, "replication": true, "requestPayment": true,
 	"restore": true, "retention": true, "select": true, "session": true, "tagging": true,
 	"torrent": true, "versioning": true, "versions": true, "website": true, "renameObject": true,

@@ -147,6 +147,9 @@ type request struct {
 	key    string
 	auth   *sigv4.Auth
 	sreq   sigv4.Request
+	// anonymous: the request carries no credentials; the bucket policy
+	// decides it.
+	anonymous bool
 }
 
 func (r *request) header(name string) string { return string(r.ctx.Request.Header.Peek(name)) }
@@ -247,14 +250,31 @@ func (s *Server) serve(r *request) error {
 		}
 		return s.adminInfo(r)
 	}
-	if err := s.authenticate(r); err != nil {
-		return err
+	if ctx.IsOptions() {
+		return s.preflight(r)
+	}
+	if origin := r.header("Origin"); origin != "" && r.bucket != "" {
+		s.corsHeaders(r, origin)
+	}
+	r.anonymous = sigv4.Anonymous(&r.sreq)
+	if !r.anonymous {
+		if err := s.authenticate(r); err != nil {
+			return err
+		}
 	}
 	rt, err := s.match(r)
 	if err != nil {
+		if r.anonymous {
+			return errAccessDenied
+		}
 		return err
 	}
 	r.op = rt.name
+	if r.anonymous {
+		if err := s.authorizeAnonymous(r, rt); err != nil {
+			return err
+		}
+	}
 	if r.bucket != "" && !engine.ValidBucketName(r.bucket) && rt.level != levelService {
 		if rt.name == "HeadBucket" || rt.name == "ListObjectsV1" || rt.name == "ListObjectsV2" || rt.name == "DeleteBucket" || rt.name == "HeadObject" || rt.name == "GetObject" {
 			return errNoSuchBucket

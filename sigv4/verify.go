@@ -542,3 +542,19 @@ func computeSignature(bp *[]byte, a *Auth, r *Request, path string, params []que
 	*bp = b
 	return sig
 }
+
+// Anonymous reports whether r carries no credentials at all: no
+// Authorization header and no presigned (V4 or V2) query parameters. Such a
+// request is for the server's access policy to decide; Verify refuses it.
+func Anonymous(r *Request) bool {
+	if r.header("authorization") != "" {
+		return false
+	}
+	params := parseQuery(r.RawQuery, make([]queryParam, 0, 8))
+	for _, p := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "AWSAccessKeyId", "Signature"} {
+		if hasParam(params, p) {
+			return false
+		}
+	}
+	return true
+}

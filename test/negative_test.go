@@ -592,9 +592,9 @@ func TestNegative(t *testing.T) {
 			{"PUT", "/" + bucket, "versioning="},
 			{"GET", "/" + bucket, "versions="},
 			{"GET", "/" + bucket, "lifecycle="},
-			{"PUT", "/" + bucket, "policy="},
+			{"PUT", "/" + bucket, "website="},
 			{"PUT", existing, "acl="},
-			{"PUT", "/" + bucket, "cors="},
+			{"PUT", "/" + bucket, "replication="},
 			{"GET", existing, "versionId=3HL4kqtJlcpXroDTDmJ%2BrmSpXd3dIbrHY"},
 		} {
 			var body []byte
@@ -607,6 +607,29 @@ func TestNegative(t *testing.T) {
 		c.wantObject(t, "tagging/versioning requests", existing, data)
 		if st, _ := c.head(t, "/"+bucket); st != 200 {
 			t.Fatalf("bucket gone: %d", st)
+		}
+	})
+
+	t.Run("bucket-config", func(t *testing.T) {
+		for _, tc := range []struct {
+			query, body, code string
+			status            int
+		}{
+			{"policy=", `<Tagging/>`, "MalformedPolicy", 400},
+			{"policy=", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::elsewhere/*"}]}`, "MalformedPolicy", 400},
+			{"policy=", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}`, "NotImplemented", 501},
+			{"policy=", `{"Version":"2012-10-17","Statement":[{"Sid":"` + strings.Repeat("s", 21<<10) + `"}]}`, "PolicyTooLarge", 400},
+			{"cors=", `<CORSConfiguration><CORSRule>`, "MalformedXML", 400},
+			{"cors=", `<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PATCH</AllowedMethod></CORSRule></CORSConfiguration>`, "InvalidRequest", 400},
+		} {
+			r := c.send(t, "PUT", "/"+bucket, tc.query, []byte(tc.body), nil)
+			wantError(t, "PUT ?"+tc.query+" "+tc.body[:min(len(tc.body), 40)], r, tc.status, tc.code)
+		}
+		if r := c.send(t, "GET", "/"+bucket, "policy=", nil, nil); r.Status != 404 {
+			t.Fatalf("a refused policy was stored: %d %s", r.Status, r.Body)
+		}
+		if r := c.send(t, "GET", "/"+bucket, "cors=", nil, nil); r.Status != 404 {
+			t.Fatalf("a refused CORS configuration was stored: %d %s", r.Status, r.Body)
 		}
 	})
 

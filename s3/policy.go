@@ -1,0 +1,403 @@
+package s3
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/lsmstore/lsmstore/engine"
+)
+
+// Bucket policies. The root credentials own every bucket, so a policy only
+// decides anonymous requests: it can make a bucket (or part of it)
+// public. Statements are evaluated as IAM does for one principal: an
+// explicit Deny wins, then any Allow, else the request is denied.
+// Conditions and NotPrincipal are refused as NotImplemented rather than
+// ignored, so a policy never grants more than it says.
+
+const (
+	configPolicy  = "policy"
+	maxPolicySize = 20 << 10 // S3's bucket policy limit
+	arnPrefix     = "arn:aws:s3:::"
+)
+
+var (
+	errMalformedPolicy    = &apiError{"MalformedPolicy", "Policies must be valid JSON.", 400}
+	errPolicyTooLarge     = &apiError{"PolicyTooLarge", "Policy exceeds the maximum allowed document size.", 400}
+	errNoSuchBucketPolicy = &apiError{"NoSuchBucketPolicy", "The bucket policy does not exist.", 404}
+)
+
+// s3Actions are the actions a policy may name (patterns must match one).
+var s3Actions = []string{
+	"s3:AbortMultipartUpload", "s3:CreateBucket", "s3:DeleteBucket", "s3:DeleteBucketPolicy",
+	"s3:DeleteObject", "s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketLocation",
+	"s3:GetBucketPolicy", "s3:GetObject", "s3:GetObjectAcl", "s3:GetObjectAttributes",
+	"s3:ListAllMyBuckets", "s3:ListBucket", "s3:ListBucketMultipartUploads",
+	"s3:ListMultipartUploadParts", "s3:PutBucketCORS", "s3:PutBucketPolicy", "s3:PutObject",
+}
+
+// stringList is a JSON string or array of strings, as IAM allows.
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = stringList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*l = many
+	return nil
+}
+
+type policyDoc struct {
+	Version   string          `json:"Version"`
+	ID        string          `json:"Id"`
+	Statement json.RawMessage `json:"Statement"`
+}
+
+type policyStatementDoc struct {
+	Sid          string          `json:"Sid"`
+	Effect       string          `json:"Effect"`
+	Principal    json.RawMessage `json:"Principal"`
+	NotPrincipal json.RawMessage `json:"NotPrincipal"`
+	Action       stringList      `json:"Action"`
+	NotAction    stringList      `json:"NotAction"`
+	Resource     stringList      `json:"Resource"`
+	NotResource  stringList      `json:"NotResource"`
+	Condition    json.RawMessage `json:"Condition"`
+}
+
+// bucketPolicy is a validated policy reduced to what decides anonymous
+// requests.
+type bucketPolicy struct {
+	statements []policyStatement
+}
+
+type policyStatement struct {
+	allow     bool
+	anonymous bool // the principal includes everyone ("*")
+	actions   []string
+	notAction bool // actions lists what the statement does not apply to
+	resources []string
+	notRes    bool
+}
+
+func malformedPolicy(msg string) error { return withMessage(errMalformedPolicy, msg) }
+
+// parsePolicy validates a policy document for bucket.
+func parsePolicy(doc []byte, bucket string) (*bucketPolicy, error) {
+	if len(doc) > maxPolicySize {
+		return nil, errPolicyTooLarge
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	var pd policyDoc
+	if err := dec.Decode(&pd); err != nil {
+		return nil, malformedPolicy("Policies must be valid JSON and the first byte must be '{'.")
+	}
+	if dec.More() {
+		return nil, malformedPolicy("Policies must be a single JSON object.")
+	}
+	if pd.Version != "2012-10-17" && pd.Version != "2008-10-17" {
+		return nil, malformedPolicy("The policy must contain a valid version string.")
+	}
+	var sts []policyStatementDoc
+	if err := strictJSON(pd.Statement, &sts); err != nil {
+		var one policyStatementDoc
+		if err := strictJSON(pd.Statement, &one); err != nil {
+			return nil, malformedPolicy("The policy statement is not valid.")
+		}
+		sts = []policyStatementDoc{one}
+	}
+	if len(sts) == 0 {
+		return nil, malformedPolicy("Could not parse the policy: Statement is empty.")
+	}
+	p := &bucketPolicy{}
+	for _, sd := range sts {
+		st, err := parseStatement(sd, bucket)
+		if err != nil {
+			return nil, err
+		}
+		p.statements = append(p.statements, st)
+	}
+	return p, nil
+}
+
+func strictJSON(b []byte, v any) error {
+	if len(b) == 0 {
+		return errors.New("missing")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+func parseStatement(sd policyStatementDoc, bucket string) (policyStatement, error) {
+	var st policyStatement
+	switch sd.Effect {
+	case "Allow":
+		st.allow = true
+	case "Deny":
+	default:
+		return st, malformedPolicy("Invalid effect: " + sd.Effect)
+	}
+	if len(sd.Condition) > 0 || len(sd.NotPrincipal) > 0 {
+		return st, withMessage(errNotImplemented, "Policy conditions and NotPrincipal are not implemented.")
+	}
+	anon, err := parsePrincipal(sd.Principal)
+	if err != nil {
+		return st, err
+	}
+	st.anonymous = anon
+	switch {
+	case len(sd.Action) > 0 && len(sd.NotAction) == 0:
+		st.actions = sd.Action
+	case len(sd.NotAction) > 0 && len(sd.Action) == 0:
+		st.actions, st.notAction = sd.NotAction, true
+	default:
+		return st, malformedPolicy("Each statement needs exactly one of Action and NotAction.")
+	}
+	for _, a := range st.actions {
+		if !validAction(a) {
+			return st, malformedPolicy("Policy has invalid action: " + a)
+		}
+	}
+	switch {
+	case len(sd.Resource) > 0 && len(sd.NotResource) == 0:
+		st.resources = sd.Resource
+	case len(sd.NotResource) > 0 && len(sd.Resource) == 0:
+		st.resources, st.notRes = sd.NotResource, true
+	default:
+		return st, malformedPolicy("Each statement needs exactly one of Resource and NotResource.")
+	}
+	for _, r := range st.resources {
+		if !validResource(r, bucket) {
+			return st, malformedPolicy("Policy has invalid resource: " + r)
+		}
+	}
+	return st, nil
+}
+
+// parsePrincipal reports whether a principal includes anonymous users.
+// Other principals (accounts, users) are accepted and never match: the only
+// identity here besides anonymous is the root, which policies do not bind.
+func parsePrincipal(raw json.RawMessage) (bool, error) {
+	if len(raw) == 0 {
+		return false, malformedPolicy("Each statement of a bucket policy needs a Principal.")
+	}
+	var star string
+	if err := json.Unmarshal(raw, &star); err == nil {
+		if star != "*" {
+			return false, malformedPolicy("Invalid principal: " + star)
+		}
+		return true, nil
+	}
+	var m map[string]stringList
+	if err := json.Unmarshal(raw, &m); err != nil || len(m) == 0 {
+		return false, malformedPolicy("Invalid principal in policy.")
+	}
+	for kind, ids := range m {
+		switch kind {
+		case "AWS", "CanonicalUser", "Service", "Federated":
+		default:
+			return false, malformedPolicy("Invalid principal type: " + kind)
+		}
+		if kind == "AWS" && len(ids) == 0 {
+			return false, malformedPolicy("Invalid principal in policy.")
+		}
+		for _, id := range ids {
+			if kind == "AWS" && id == "*" {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+func validAction(a string) bool {
+	if a == "*" {
+		return true
+	}
+	if !strings.HasPrefix(strings.ToLower(a), "s3:") {
+		return false
+	}
+	for _, known := range s3Actions {
+		if wildcardMatch(strings.ToLower(known), strings.ToLower(a)) {
+			return true
+		}
+	}
+	return false
+}
+
+// validResource accepts "*" and ARNs of bucket itself or of objects in it.
+func validResource(r, bucket string) bool {
+	if r == "*" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(r, arnPrefix)
+	if !ok || rest == "" {
+		return false
+	}
+	lit := rest
+	if i := strings.IndexAny(rest, "*?"); i >= 0 {
+		lit = rest[:i]
+	}
+	if lit == rest { // no wildcard: the bucket or an object key in it
+		return rest == bucket || strings.HasPrefix(rest, bucket+"/")
+	}
+	return strings.HasPrefix(bucket+"/", lit) || strings.HasPrefix(lit, bucket+"/")
+}
+
+// allows reports whether the policy lets an anonymous request perform
+// action on resource (an ARN).
+func (p *bucketPolicy) allows(action, resource string) bool {
+	allowed := false
+	for i := range p.statements {
+		st := &p.statements[i]
+		if !st.anonymous || !st.matches(action, resource) {
+			continue
+		}
+		if !st.allow {
+			return false
+		}
+		allowed = true
+	}
+	return allowed
+}
+
+func (st *policyStatement) matches(action, resource string) bool {
+	hit := false
+	for _, a := range st.actions {
+		if wildcardMatch(strings.ToLower(action), strings.ToLower(a)) {
+			hit = true
+			break
+		}
+	}
+	if hit == st.notAction {
+		return false
+	}
+	hit = false
+	for _, r := range st.resources {
+		if wildcardMatch(resource, r) {
+			hit = true
+			break
+		}
+	}
+	return hit != st.notRes
+}
+
+// wildcardMatch matches s against a pattern where * is any run of
+// characters and ? any one character (UTF-8).
+func wildcardMatch(s, pattern string) bool {
+	// Iterative match that backtracks only to the last star: O(len(s) ×
+	// len(pattern)) at worst, never exponential.
+	si, pi := 0, 0
+	star, mark := -1, 0
+	for si < len(s) {
+		switch {
+		case pi < len(pattern) && pattern[pi] == '?':
+			_, n := utf8.DecodeRuneInString(s[si:])
+			si += n
+			pi++
+		case pi < len(pattern) && pattern[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case pi < len(pattern) && pattern[pi] == s[si]:
+			si++
+			pi++
+		case star >= 0:
+			_, n := utf8.DecodeRuneInString(s[mark:])
+			mark += n
+			si, pi = mark, star+1
+		default:
+			return false
+		}
+	}
+	for pi < len(pattern) && pattern[pi] == '*' {
+		pi++
+	}
+	return pi == len(pattern)
+}
+
+// authorizeAnonymous decides an unsigned request by its bucket's policy.
+func (s *Server) authorizeAnonymous(r *request, rt *route) error {
+	if rt.action == actionPerKey {
+		return nil // the handler authorizes each key
+	}
+	if rt.level == levelService || !s.anonymousAllowed(r.bucket, rt.action, r.key, rt.level == levelObject) {
+		return errAccessDenied
+	}
+	return nil
+}
+
+// anonymousAllowed reports whether bucket's policy grants action to
+// anyone on the bucket (object false) or on one of its objects.
+func (s *Server) anonymousAllowed(bucket, action, key string, object bool) bool {
+	if !engine.ValidBucketName(bucket) {
+		return false
+	}
+	doc, err := s.store.BucketConfig(bucket, configPolicy)
+	if err != nil {
+		return false
+	}
+	p, err := parsePolicy(doc, bucket)
+	if err != nil {
+		return false
+	}
+	res := arnPrefix + bucket
+	if object {
+		res += "/" + key
+	}
+	return p.allows(action, res)
+}
+
+func (s *Server) getBucketPolicy(r *request) error {
+	doc, err := s.store.BucketConfig(r.bucket, configPolicy)
+	if errors.Is(err, engine.ErrNoSuchConfig) {
+		return errNoSuchBucketPolicy
+	}
+	if err != nil {
+		return err
+	}
+	r.ctx.SetContentType("application/json")
+	r.ctx.SetStatusCode(fasthttp.StatusOK)
+	r.ctx.SetBody(doc)
+	return nil
+}
+
+func (s *Server) putBucketPolicy(r *request) error {
+	doc, err := s.readSmallBody(r, maxPolicySize)
+	if errors.Is(err, errMaxMessageLength) {
+		return errPolicyTooLarge
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.bucketMustExist(r.bucket); err != nil {
+		return err
+	}
+	if _, err := parsePolicy(doc, r.bucket); err != nil {
+		return err
+	}
+	if err := s.store.PutBucketConfig(r.bucket, configPolicy, doc); err != nil {
+		return err
+	}
+	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}
+
+func (s *Server) deleteBucketPolicy(r *request) error {
+	if err := s.store.DeleteBucketConfig(r.bucket, configPolicy); err != nil {
+		return err
+	}
+	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}

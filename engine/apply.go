@@ -377,7 +377,7 @@ func (a *applier) commit(pos logPos, sync *pebble.WriteOptions) error {
 	if err := a.b.Set(keyApplied, pos.encode(), nil); err != nil {
 		return err
 	}
-	if err := a.b.Commit(sync); err != nil {
+	if err := s.idx.commit(a.b, sync); err != nil {
 		return err
 	}
 	s.segMu.Lock()

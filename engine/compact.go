@@ -144,7 +144,7 @@ func (s *Store) Compact(ctx context.Context, o CompactOptions) (CompactResult, e
 	}
 	// The relocations must be durable in the index before a segment whose
 	// blocks their records replaced disappears.
-	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+	if err := s.idx.sync(); err != nil {
 		return res, err
 	}
 	for _, v := range victims {
@@ -331,7 +331,7 @@ func (s *Store) dropSegment(ctx context.Context, id uint64) (bool, error) {
 		sg.deleting.Store(false)
 		return false, nil
 	}
-	if err := s.db.Delete(segmentKey(id), pebble.Sync); err != nil {
+	if err := s.idx.del(segmentKey(id), pebble.Sync); err != nil {
 		sg.deleting.Store(false)
 		return false, err
 	}

@@ -442,7 +442,7 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 	live := s.live[sg.id]
 	s.segMu.RUnlock()
 	v := segmentValue{sealed: true, encoded: true, live: live, size: size}
-	if err := s.db.Set(segmentKey(sg.id), v.encode(), pebble.Sync); err != nil {
+	if err := s.idx.set(segmentKey(sg.id), v.encode(), pebble.Sync); err != nil {
 		s.stateMu.Unlock()
 		ec.close()
 		return err

@@ -115,11 +115,10 @@ func TestErasureLayouts(t *testing.T) {
 			s.Close()
 
 			// Lose m whole drives: every object still reads back exactly.
-			for i := 0; i < tc.m; i++ {
-				if err := fs.RemoveAll(o.Dirs[i] + "/segments"); err != nil {
+			for i := 0; i < tc.m; i++ { // drive 0 holds the primary index copy
+				if err := fs.RemoveAll(o.Dirs[i]); err != nil {
 					t.Fatal(err)
 				}
-				fs.MkdirAll(o.Dirs[i]+"/segments", 0o755)
 			}
 			s = openMem(t, fs, o)
 			readAll(t, s, want)

@@ -30,7 +30,7 @@ func TestHealReplacedDrives(t *testing.T) {
 			o := ecOpts(drives)
 			want := ecFill(t, fs, o, uint64(40+drives))
 			m := parityFor(drives)
-			for i := 1; i <= m; i++ { // drive 0 holds the index
+			for i := 0; i < m; i++ { // drive 0 holds the primary index copy
 				replaceDrive(t, fs, o.Dirs[i])
 			}
 			s := openMem(t, fs, o)
@@ -55,7 +55,7 @@ func TestHealReplacedDrives(t *testing.T) {
 			}
 			// The replaced drives got their block-index replicas back.
 			bix := 0
-			for i := 1; i <= m; i++ {
+			for i := 0; i < m; i++ {
 				names, _ := fs.List(o.Dirs[i] + "/segments")
 				for _, n := range names {
 					if strings.HasSuffix(n, ".bix") {
@@ -78,6 +78,14 @@ func TestHealReplacedDrives(t *testing.T) {
 			if s.Metrics().DegradedReads != 0 {
 				t.Fatal("degraded reads after restart")
 			}
+			// Now lose the drives that were never replaced, up to m: the
+			// index copies rebuilt on the replaced drives carry the store.
+			s.Close()
+			for i := m; i < 2*m && i < drives; i++ {
+				replaceDrive(t, fs, o.Dirs[i])
+			}
+			s = openMem(t, fs, o)
+			readAll(t, s, want)
 		})
 	}
 }
@@ -123,7 +131,9 @@ func TestHealMirrors(t *testing.T) {
 		t.Fatalf("after heal: %v", scrub.Problems)
 	}
 	s.Close()
-	replaceDrive(t, fs, o.Dirs[1]) // now the healed copy must serve alone? no: drive 0 serves
+	// Drive 1, its mirrors healed and its index copy rebuilt at open, now
+	// serves alone.
+	replaceDrive(t, fs, o.Dirs[0])
 	s = openMem(t, fs, o)
 	readAll(t, s, want)
 }
@@ -191,6 +201,11 @@ func TestCrashDuringSealAndHeal(t *testing.T) {
 			t.Fatalf("clone %d heal: %v", i, err)
 		}
 		cs.WaitSealed()
+		readAll(t, cs, sub)
+		cs.Close()
+		// The index copies a crash left behind agree: any one can go.
+		replaceDrive(t, c.fs, o.Dirs[i%3])
+		cs = openMem(t, c.fs, o)
 		readAll(t, cs, sub)
 		cs.Close()
 	}

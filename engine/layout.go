@@ -125,11 +125,6 @@ func loadLayout(o Options) (layout, error) {
 		// Replaced drives: accept them when the rest agree and at most
 		// parity drives are new; Heal rebuilds their shards.
 		ref := found[0]
-		if first, ok, _ := readLayout(fs, o.Dirs[0]); !ok {
-			return layout{}, fmt.Errorf("%w: drive %s, which holds the index, carries no layout: the index is lost", ErrIncompatibleLayout, o.Dirs[0])
-		} else {
-			ref = first
-		}
 		if len(o.Dirs)-len(found) > ref.Replicas-1 || ref.Drives != len(o.Dirs) {
 			return layout{}, fmt.Errorf("%w: %d of %d drives carry a layout; at most %d may be replaced", ErrIncompatibleLayout, len(found), len(o.Dirs), ref.Replicas-1)
 		}

@@ -23,15 +23,19 @@ type SegmentMetrics struct {
 type Metrics struct {
 	Objects      int64
 	LogicalBytes int64
-	// DiskBytes is the bytes of every segment replica plus the index.
-	DiskBytes  int64
-	IndexBytes int64
-	Drives     int
-	Replicas   int
-	Segments   []SegmentMetrics
-	LiveBytes  int64
-	Garbage    int64
-	Cache      cache.Metrics
+	// DiskBytes is the bytes of every segment replica plus every index
+	// copy.
+	DiskBytes int64
+	// IndexBytes is the size of one index copy; IndexCopies how many
+	// drives hold one.
+	IndexBytes  int64
+	IndexCopies int
+	Drives      int
+	Replicas    int
+	Segments    []SegmentMetrics
+	LiveBytes   int64
+	Garbage     int64
+	Cache       cache.Metrics
 	// DiskReads and DiskBytesRead count segment reads made for object data.
 	DiskReads     int64
 	DiskBytesRead int64
@@ -105,8 +109,9 @@ func (s *Store) Metrics() Metrics {
 	sort.Slice(m.Segments, func(i, j int) bool { return m.Segments[i].ID < m.Segments[j].ID })
 	if !s.closed.Load() {
 		m.IndexBytes = int64(s.db.Metrics().DiskSpaceUsage())
+		m.IndexCopies = len(s.idx.dbs)
 	}
-	m.DiskBytes += m.IndexBytes
+	m.DiskBytes += m.IndexBytes * int64(m.IndexCopies)
 	return m
 }
 

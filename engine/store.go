@@ -24,8 +24,9 @@ type Store struct {
 	opts   Options
 	fs     vfs.FS
 	layout layout
-	lock   io.Closer
-	db     *pebble.DB
+	locks  []io.Closer // one LOCK file per drive
+	db     *pebble.DB  // the primary index copy: reads go here, writes through idx
+	idx    *indexSet
 	pcache *pebble.Cache
 	cache  *cache.Cache
 	zenc   *zstd.Encoder
@@ -115,8 +116,12 @@ func Open(opts Options) (*Store, error) {
 			s.closeResources()
 		}
 	}()
-	if s.lock, err = o.FS.Lock(o.FS.PathJoin(o.Dirs[0], "LOCK")); err != nil {
-		return nil, fmt.Errorf("engine: data directory %s is in use: %w", o.Dirs[0], err)
+	for _, d := range o.Dirs {
+		lk, err := o.FS.Lock(o.FS.PathJoin(d, "LOCK"))
+		if err != nil {
+			return nil, fmt.Errorf("engine: data directory %s is in use: %w", d, err)
+		}
+		s.locks = append(s.locks, lk)
 	}
 	for _, d := range o.Dirs {
 		if err := mkdirAllSynced(o.FS, s.segDir(d)); err != nil {
@@ -143,10 +148,15 @@ func Open(opts Options) (*Store, error) {
 		MemTableSize: 64 << 20,
 		Logger:       quietLogger{o.Logf},
 	}
-	if s.db, err = pebble.Open(o.FS.PathJoin(o.Dirs[0], "index"), popts); err != nil {
-		return nil, fmt.Errorf("engine: open index: %w", err)
+	var stale []string
+	if s.idx, stale, err = s.openIndex(popts); err != nil {
+		return nil, err
 	}
+	s.db = s.idx.dbs[0]
 	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	if err := s.idx.rebuild(o.FS, stale); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -205,7 +215,7 @@ func (s *Store) Close() error {
 	s.wg.Wait()
 	var err error
 	if s.failedErr() == nil {
-		err = s.db.LogData(nil, pebble.Sync)
+		err = s.idx.sync()
 	}
 	if cerr := s.closeResources(); err == nil {
 		err = cerr
@@ -226,8 +236,8 @@ func (s *Store) closeResources() error {
 	}
 	s.segs = map[uint64]*segment{}
 	s.segMu.Unlock()
-	if s.db != nil {
-		keep(s.db.Close())
+	if s.idx != nil {
+		keep(s.idx.close())
 	}
 	if s.pcache != nil {
 		s.pcache.Unref()
@@ -241,8 +251,8 @@ func (s *Store) closeResources() error {
 	if s.zdec != nil {
 		s.zdec.Close()
 	}
-	if s.lock != nil {
-		keep(s.lock.Close())
+	for _, lk := range s.locks {
+		keep(lk.Close())
 	}
 	return first
 }
@@ -596,7 +606,7 @@ func (s *Store) seal(sg *segment, size int64) error {
 	v := segmentValue{sealed: true, live: live, size: size}
 	// Sync: this also makes every earlier index batch durable, so the
 	// segment's records never need replaying again.
-	if err := s.db.Set(segmentKey(sg.id), v.encode(), pebble.Sync); err != nil {
+	if err := s.idx.set(segmentKey(sg.id), v.encode(), pebble.Sync); err != nil {
 		m.close()
 		return err
 	}
@@ -631,6 +641,22 @@ func (s *Store) listSegmentIDs() ([]uint64, error) {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids, nil
+}
+
+// anySegmentFiles reports whether any drive holds a segment or shard file.
+func (s *Store) anySegmentFiles() (bool, error) {
+	for _, d := range s.opts.Dirs {
+		names, err := s.fs.List(s.segDir(d))
+		if err != nil {
+			return false, err
+		}
+		for _, n := range names {
+			if strings.HasSuffix(n, ".seg") || strings.HasSuffix(n, ".shd") {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // errNoSegment marks a segment with no usable replica.

@@ -1,0 +1,238 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// The Pebble index is kept as identical copies on the first Replicas drives
+// (the drives that also mirror open segments), so it survives the loss of
+// as many drives as the data does. Every write goes to every copy, in one
+// order, and carries a write sequence number (Mseq) in the same batch: two
+// copies with the same sequence number hold the same contents. Reads use
+// the primary copy. Open takes the most advanced copy as the primary and
+// rebuilds missing or stale ones from it with a Pebble checkpoint.
+
+var keySeq = []byte("Mseq") // index write sequence number
+
+const indexDirName = "index"
+
+// indexSet is the open index copies; dbs[0] is the primary.
+type indexSet struct {
+	mu   sync.Mutex // orders writes identically on every copy
+	dbs  []*pebble.DB
+	dirs []string // dirs[i] holds dbs[i]
+	seq  uint64   // sequence number of the last write
+	opts *pebble.Options
+}
+
+// indexCopy is one index directory found at Open.
+type indexCopy struct {
+	dir string
+	db  *pebble.DB
+	seq uint64
+}
+
+func readSeq(db *pebble.DB) (uint64, error) {
+	v, closer, err := db.Get(keySeq)
+	if err == pebble.ErrNotFound {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: index sequence number", ErrCorrupt)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// openIndex opens the index copies on the index drives. It returns the
+// set (primary first) and the directories whose copy is missing or stale,
+// to rebuild with rebuild once recovery has run.
+func (s *Store) openIndex(popts *pebble.Options) (*indexSet, []string, error) {
+	var found []indexCopy
+	var absent []string
+	for _, d := range s.opts.Dirs[:s.layout.Replicas] {
+		dir := s.fs.PathJoin(d, indexDirName)
+		o := *popts
+		o.ErrorIfNotExists = true
+		db, err := pebble.Open(dir, &o)
+		if err != nil {
+			if _, serr := s.fs.Stat(dir); serr == nil {
+				s.opts.Logf("engine: index copy %s does not open (%v): rebuilding it", dir, err)
+			}
+			absent = append(absent, dir)
+			continue
+		}
+		seq, err := readSeq(db)
+		if err != nil {
+			s.opts.Logf("engine: index copy %s: %v: rebuilding it", dir, err)
+			db.Close()
+			absent = append(absent, dir)
+			continue
+		}
+		found = append(found, indexCopy{dir: dir, db: db, seq: seq})
+	}
+	if len(found) == 0 {
+		exist, err := s.anySegmentFiles()
+		if err != nil {
+			return nil, nil, err
+		}
+		if exist {
+			return nil, nil, fmt.Errorf("%w: no drive holds a readable copy of the index, but segments exist", ErrCorrupt)
+		}
+		// A new store: create every copy.
+		set := &indexSet{opts: popts}
+		for _, dir := range absent {
+			if err := s.fs.RemoveAll(dir); err != nil {
+				set.close()
+				return nil, nil, err
+			}
+			db, err := pebble.Open(dir, popts)
+			if err != nil {
+				set.close()
+				return nil, nil, fmt.Errorf("engine: open index: %w", err)
+			}
+			set.dbs, set.dirs = append(set.dbs, db), append(set.dirs, dir)
+		}
+		return set, nil, nil
+	}
+	best := 0
+	for i, c := range found {
+		if c.seq > found[best].seq {
+			best = i
+		}
+	}
+	set := &indexSet{opts: popts, seq: found[best].seq}
+	set.dbs, set.dirs = []*pebble.DB{found[best].db}, []string{found[best].dir}
+	for i, c := range found {
+		if i == best {
+			continue
+		}
+		if c.seq == found[best].seq {
+			set.dbs, set.dirs = append(set.dbs, c.db), append(set.dirs, c.dir)
+			continue
+		}
+		s.opts.Logf("engine: index copy %s is behind (write %d of %d): rebuilding it", c.dir, c.seq, set.seq)
+		if err := c.db.Close(); err != nil {
+			s.opts.Logf("engine: close stale index copy %s: %v", c.dir, err)
+		}
+		absent = append(absent, c.dir)
+	}
+	return set, absent, nil
+}
+
+// rebuild replaces each directory in dirs with a checkpoint of the primary
+// and adds it to the set. No write may run meanwhile.
+func (x *indexSet) rebuild(fs vfs.FS, dirs []string) error {
+	for _, dir := range dirs {
+		tmp := dir + ".rebuild"
+		if err := fs.RemoveAll(tmp); err != nil {
+			return err
+		}
+		if err := x.dbs[0].Checkpoint(tmp, pebble.WithFlushedWAL()); err != nil {
+			return fmt.Errorf("engine: checkpoint index to %s: %w", tmp, err)
+		}
+		if err := fs.RemoveAll(dir); err != nil {
+			return err
+		}
+		if err := fs.Rename(tmp, dir); err != nil {
+			return err
+		}
+		if err := syncDir(fs, fs.PathDir(dir)); err != nil {
+			return err
+		}
+		db, err := pebble.Open(dir, x.opts)
+		if err != nil {
+			return fmt.Errorf("engine: open rebuilt index %s: %w", dir, err)
+		}
+		seq, err := readSeq(db)
+		if err == nil && seq != x.seq {
+			err = fmt.Errorf("%w: rebuilt index %s at write %d, primary at %d", ErrCorrupt, dir, seq, x.seq)
+		}
+		if err != nil {
+			db.Close()
+			return err
+		}
+		x.dbs, x.dirs = append(x.dbs, db), append(x.dirs, dir)
+	}
+	return nil
+}
+
+// commit writes batch b (made on the primary) to every copy with the next
+// sequence number.
+func (x *indexSet) commit(b *pebble.Batch, opts *pebble.WriteOptions) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	seq := binary.BigEndian.AppendUint64(nil, x.seq+1)
+	if err := b.Set(keySeq, seq, nil); err != nil {
+		return err
+	}
+	var repr []byte
+	if len(x.dbs) > 1 {
+		repr = bytes.Clone(b.Repr())
+	}
+	if err := b.Commit(opts); err != nil {
+		return err
+	}
+	for _, db := range x.dbs[1:] {
+		mb := db.NewBatch()
+		err := mb.SetRepr(bytes.Clone(repr))
+		if err == nil {
+			err = db.Apply(mb, opts)
+		}
+		mb.Close()
+		if err != nil {
+			return err
+		}
+	}
+	x.seq++
+	return nil
+}
+
+// set and del write one key to every copy.
+func (x *indexSet) set(k, v []byte, opts *pebble.WriteOptions) error {
+	b := x.dbs[0].NewBatch()
+	defer b.Close()
+	if err := b.Set(k, v, nil); err != nil {
+		return err
+	}
+	return x.commit(b, opts)
+}
+
+func (x *indexSet) del(k []byte, opts *pebble.WriteOptions) error {
+	b := x.dbs[0].NewBatch()
+	defer b.Close()
+	if err := b.Delete(k, nil); err != nil {
+		return err
+	}
+	return x.commit(b, opts)
+}
+
+// sync makes every copy's writes durable.
+func (x *indexSet) sync() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var errs []error
+	for _, db := range x.dbs {
+		errs = append(errs, db.LogData(nil, pebble.Sync))
+	}
+	return errors.Join(errs...)
+}
+
+func (x *indexSet) close() error {
+	var errs []error
+	for _, db := range x.dbs {
+		errs = append(errs, db.Close())
+	}
+	x.dbs = nil
+	return errors.Join(errs...)
+}

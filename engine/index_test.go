@@ -75,6 +75,9 @@ func TestIndexCopies(t *testing.T) {
 				t.Fatalf("stale copy on drive %d, %s: a deleted key came back: %v", stale, what, err)
 			}
 			readAll(t, s, want)
+			s.WaitSealed()
+			s.idx.mu.Lock()
+			defer s.idx.mu.Unlock()
 			for _, db := range s.idx.dbs[1:] {
 				if seq, err := readSeq(db); err != nil || seq != s.idx.seq {
 					t.Fatalf("%s: copy at write %d (%v), primary at %d", what, seq, err, s.idx.seq)

@@ -168,7 +168,9 @@ func (s *Store) readPayload(sg *segment, buf []byte, e blockEntry) (int, error) 
 	ec := sg.ec
 	sg.mu.RUnlock()
 	if ec == nil {
-		return sg.readVerified(buf, e)
+		reads, failed, err := sg.readVerified(buf, e)
+		s.counters.driveErrors.Add(int64(failed))
+		return reads, err
 	}
 	ext := mapRange(e.off, len(buf), ec.k, ec.b)
 	reads := 0
@@ -304,6 +306,7 @@ func (s *Store) reconstructVerified(ec *ecSet, want int, off int64, out []byte) 
 
 // queueHeal records a shard found damaged.
 func (s *Store) queueHeal(id uint64, shard int) {
+	s.counters.driveErrors.Add(1)
 	s.healMu.Lock()
 	defer s.healMu.Unlock()
 	if s.healQ == nil {

@@ -48,6 +48,9 @@ type Metrics struct {
 	Puts     int64
 	// DegradedReads counts block reads rebuilt from parity.
 	DegradedReads int64
+	// DriveErrors counts replica or shard reads that failed or returned
+	// corrupt bytes (each queued for healing) and writes that failed.
+	DriveErrors int64
 	// EncodedBytes and EncodeSeconds measure erasure coding of sealed
 	// segments (EncodedBytes ÷ EncodeSeconds: the sealing throughput).
 	EncodedBytes  int64
@@ -69,6 +72,7 @@ func (s *Store) Metrics() Metrics {
 		Replicas:      s.layout.Replicas,
 		Cache:         s.cache.Metrics(),
 		DiskReads:     s.counters.diskReads.Load(),
+		DriveErrors:   s.counters.driveErrors.Load(),
 		DiskBytesRead: s.counters.diskBytesRead.Load(),
 		Fsyncs:        s.counters.fsyncs.Load(),
 		GroupCommits:  s.counters.groupCommits.Load(),
@@ -131,4 +135,36 @@ func (m Metrics) String() string {
 	fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", m.Cache.Hits, m.Cache.Misses, m.Cache.Evictions, m.Cache.Bytes, m.DiskReads, m.DiskBytesRead, m.Fsyncs, m.GroupCommits)
 	w.Flush()
 	return b.String()
+}
+
+// DriveStatus is one drive's state.
+type DriveStatus struct {
+	Path  string
+	Index int // place in the set
+	// IndexCopy is true for the drives that hold a copy of the index.
+	IndexCopy bool
+	// State is "ok" or what is wrong with the drive.
+	State                 string
+	FreeBytes, TotalBytes uint64
+}
+
+// Drives checks every drive: its layout file reads back and its segment
+// directory lists.
+func (s *Store) Drives() []DriveStatus {
+	out := make([]DriveStatus, len(s.opts.Dirs))
+	for i, d := range s.opts.Dirs {
+		st := DriveStatus{Path: d, Index: i, IndexCopy: i < s.layout.Replicas, State: "ok"}
+		if l, ok, err := readLayout(s.fs, d); err != nil || !ok {
+			st.State = "layout file missing or unreadable"
+		} else if l.SetID != s.layout.SetID || l.Drive != i {
+			st.State = "layout belongs to another drive"
+		} else if _, err := s.fs.List(s.segDir(d)); err != nil {
+			st.State = "segment directory unreadable: " + err.Error()
+		}
+		if u, err := s.fs.GetDiskUsage(d); err == nil {
+			st.FreeBytes, st.TotalBytes = u.AvailBytes, u.TotalBytes
+		}
+		out[i] = st
+	}
+	return out
 }

@@ -121,8 +121,9 @@ func (sg *segment) sync() error {
 var errReplicas = errors.New("engine: no replica could serve the read")
 
 // readVerified reads the payload of e into buf and checks its CRC, trying
-// each replica in turn. It returns the number of disk reads made.
-func (sg *segment) readVerified(buf []byte, e blockEntry) (reads int, err error) {
+// each replica in turn. It returns the number of disk reads made and how
+// many of them failed or returned corrupt bytes.
+func (sg *segment) readVerified(buf []byte, e blockEntry) (reads, failed int, err error) {
 	var last error = io.ErrUnexpectedEOF
 	sg.mu.RLock()
 	files := sg.files
@@ -138,18 +139,20 @@ func (sg *segment) readVerified(buf []byte, e blockEntry) (reads int, err error)
 		}
 		if rerr != nil {
 			last = rerr
+			failed++
 			continue
 		}
 		if crc32c(buf) != e.crc {
 			last = ErrCorrupt
+			failed++
 			continue
 		}
-		return reads, nil
+		return reads, failed, nil
 	}
 	if errors.Is(last, ErrCorrupt) {
-		return reads, fmt.Errorf("%w: segment %016x block at offset %d", ErrCorrupt, sg.id, e.off)
+		return reads, failed, fmt.Errorf("%w: segment %016x block at offset %d", ErrCorrupt, sg.id, e.off)
 	}
-	return reads, fmt.Errorf("%w: segment %016x: %w", errReplicas, sg.id, last)
+	return reads, failed, fmt.Errorf("%w: segment %016x: %w", errReplicas, sg.id, last)
 }
 
 func (sg *segment) close() error {

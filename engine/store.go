@@ -79,6 +79,7 @@ type counters struct {
 	groupOps      atomic.Int64
 	gets, puts    atomic.Int64
 	degradedReads atomic.Int64
+	driveErrors   atomic.Int64
 	encodedBytes  atomic.Int64
 	encodeNanos   atomic.Int64
 }
@@ -267,6 +268,7 @@ func (s *Store) failedErr() error {
 // fail puts the store into the failed state after a write or sync error.
 func (s *Store) fail(err error) {
 	wrapped := fmt.Errorf("%w: %w", ErrStoreFailed, err)
+	s.counters.driveErrors.Add(1)
 	if s.failed.CompareAndSwap(nil, &wrapped) {
 		s.opts.Logf("engine: store failed, refusing writes until reopened: %v", err)
 	}

@@ -59,6 +59,7 @@ type Server struct {
 	// keep-alive whitespace.
 	keptAlive atomic.Int64
 	reqBase   string
+	jobs      jobs // admin API maintenance jobs
 }
 
 // Request-size caps.
@@ -133,9 +134,12 @@ func (s *Server) ready() bool { return !s.draining.Load() }
 func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
 
 // Shutdown stops accepting connections and waits for requests in flight.
+// Running maintenance jobs are canceled.
 func (s *Server) Shutdown() error {
 	s.draining.Store(true)
-	return s.srv.Shutdown()
+	err := s.srv.Shutdown()
+	s.jobs.stop()
+	return err
 }
 
 // request is one S3 request being served.

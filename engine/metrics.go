@@ -44,8 +44,10 @@ type Metrics struct {
 	// GroupOps is the operations applied by group commits (÷ GroupCommits:
 	// the mean batch size).
 	GroupOps int64
-	Gets     int64
-	Puts     int64
+	// Gets counts objects opened for reading (GETs, copy sources); Puts
+	// the objects written.
+	Gets int64
+	Puts int64
 	// DegradedReads counts block reads rebuilt from parity.
 	DegradedReads int64
 	// DriveErrors counts replica or shard reads that failed or returned

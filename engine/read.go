@@ -123,6 +123,7 @@ func (s *Store) Open(bucket, key string) (*Object, error) {
 			off += x.size
 		}
 		if o.pin() {
+			s.counters.gets.Add(1)
 			return o, nil
 		}
 		if attempt == 100 {
@@ -281,7 +282,6 @@ func (s *Store) Get(bucket, key string, off, n int64, w io.Writer) (ObjectInfo, 
 	if n < 0 {
 		n = o.info.Size - off
 	}
-	s.counters.gets.Add(1)
 	_, err = o.WriteRange(w, off, n)
 	return o.info, err
 }

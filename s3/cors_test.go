@@ -56,7 +56,9 @@ func TestCORSMatch(t *testing.T) {
 }
 
 func TestParseCORSInvalid(t *testing.T) {
-	rule := func(body string) string { return "<CORSConfiguration><CORSRule>" + body + "</CORSRule></CORSConfiguration>" }
+	rule := func(body string) string {
+		return "<CORSConfiguration><CORSRule>" + body + "</CORSRule></CORSConfiguration>"
+	}
 	for name, doc := range map[string]string{
 		"not xml":        "<CORSConfiguration>",
 		"no rules":       "<CORSConfiguration></CORSConfiguration>",

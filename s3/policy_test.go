@@ -69,7 +69,7 @@ func TestPolicyAllows(t *testing.T) {
 		want        bool
 	}{
 		{"s3:GetObject", "arn:aws:s3:::pub/public/a", true},
-		{"S3:GETOBJECT", "arn:aws:s3:::pub/public/a", true}, // actions are case-insensitive
+		{"S3:GETOBJECT", "arn:aws:s3:::pub/public/a", true},  // actions are case-insensitive
 		{"s3:GetObject", "arn:aws:s3:::pub/Public/a", false}, // resources are not
 		{"s3:GetObject", "arn:aws:s3:::pub/private/a", false},
 		{"s3:GetObject", "arn:aws:s3:::pub/public/secret.txt", false}, // explicit deny wins

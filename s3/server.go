@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,13 @@ type Config struct {
 	CompleteKeepAlive time.Duration
 	// Version is reported by the admin info endpoint.
 	Version string
+	// MetricsAuth makes the Prometheus endpoints (/metrics,
+	// /minio/v2/metrics/cluster) require a SigV4 signature with the root
+	// credentials. Default: public, like MINIO_PROMETHEUS_AUTH_TYPE=public.
+	MetricsAuth bool
+	// SlowRequest is the duration above which a request is logged at Warn
+	// level. Default: 10 s; negative disables.
+	SlowRequest time.Duration
 
 	// testCompleteDelay slows CompleteMultipartUpload down (tests).
 	testCompleteDelay time.Duration
@@ -60,6 +68,12 @@ type Server struct {
 	keptAlive atomic.Int64
 	reqBase   string
 	jobs      jobs // admin API maintenance jobs
+	metrics   *metrics
+	// watchOnce starts the drive error watcher; stopOnce and stop end it.
+	watchOnce, stopOnce sync.Once
+	stop                chan struct{}
+	watchDone           chan struct{}
+	driveWatch          time.Duration // how often the watcher looks
 }
 
 // Request-size caps.
@@ -95,9 +109,14 @@ func NewServer(cfg Config) *Server {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
+	if cfg.SlowRequest == 0 {
+		cfg.SlowRequest = 10 * time.Second
+	}
 	base := make([]byte, 6)
 	rand.Read(base)
-	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, started: time.Now(), reqBase: strings.ToUpper(hex.EncodeToString(base))}
+	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, started: time.Now(), reqBase: strings.ToUpper(hex.EncodeToString(base)),
+		stop: make(chan struct{}), watchDone: make(chan struct{}), driveWatch: driveWatchInterval}
+	s.metrics = newMetrics(s)
 	s.verifier = &sigv4.Verifier{
 		Credentials: func(ak string) (string, bool) {
 			if ak == cfg.AccessKey {
@@ -130,8 +149,12 @@ func (z zapPrintf) Printf(format string, args ...any) { z.l.Debugf(format, args.
 
 func (s *Server) ready() bool { return !s.draining.Load() }
 
-// Serve serves connections from ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(ln) }
+// Serve serves connections from ln until Shutdown. The first call also
+// starts the drive error watcher.
+func (s *Server) Serve(ln net.Listener) error {
+	s.watchOnce.Do(func() { go s.watchDrives(s.driveWatch) })
+	return s.srv.Serve(ln)
+}
 
 // Shutdown stops accepting connections and waits for requests in flight.
 // Running maintenance jobs are canceled.
@@ -139,6 +162,9 @@ func (s *Server) Shutdown() error {
 	s.draining.Store(true)
 	err := s.srv.Shutdown()
 	s.jobs.stop()
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.watchOnce.Do(func() { close(s.watchDone) }) // never started
+	<-s.watchDone
 	return err
 }
 
@@ -154,6 +180,7 @@ type request struct {
 	// anonymous: the request carries no credentials; the bucket policy
 	// decides it.
 	anonymous bool
+	admin     bool // an LSMStore admin API call: errors are JSON
 }
 
 func (r *request) header(name string) string { return string(r.ctx.Request.Header.Peek(name)) }
@@ -169,7 +196,7 @@ func appendUint64(b []byte, v uint64) []byte {
 }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	if s.serveHealth(ctx) {
+	if s.serveHealth(ctx) || s.serveMetrics(ctx) {
 		return
 	}
 	start := time.Now()
@@ -183,10 +210,16 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.writeError(r, err)
 	}
 	discardBody(ctx)
+	if r.op == "" {
+		r.op = opUnknown
+	}
+	status, in, out, took := ctx.Response.StatusCode(), receivedBytes(ctx), sentBytes(ctx), time.Since(start)
+	s.metrics.observe(r.op, status, in, out, took)
 	if ce := s.log.Check(zap.DebugLevel, "request"); ce != nil {
-		ce.Write(zap.String("id", r.id), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key),
-			zap.Int("status", ctx.Response.StatusCode()), zap.Int64("bytes_in", int64(ctx.Request.Header.ContentLength())),
-			zap.Duration("duration", time.Since(start)))
+		ce.Write(requestFields(r, status, in, out, took)...)
+	}
+	if slow := s.cfg.SlowRequest; slow > 0 && took > slow {
+		s.log.Warn("slow request", requestFields(r, status, in, out, took)...)
 	}
 	if err != nil {
 		if ae := toAPIError(err); ae.Status >= 500 && ae.Code != errNotImplemented.Code {
@@ -215,32 +248,8 @@ func discardBody(ctx *fasthttp.RequestCtx) {
 // serve authenticates, parses the resource and dispatches.
 func (s *Server) serve(r *request) error {
 	ctx := r.ctx
-	rawPath, _, _ := bytes.Cut(ctx.Request.Header.RequestURI(), []byte("?"))
-	if i := bytes.Index(rawPath, []byte("://")); i >= 0 { // absolute-form request target
-		rest := rawPath[i+3:]
-		if j := bytes.IndexByte(rest, '/'); j >= 0 {
-			rawPath = rest[j:]
-		} else {
-			rawPath = []byte("/")
-		}
-	}
-	r.sreq = sigv4.Request{
-		Method:   string(ctx.Method()),
-		Path:     string(rawPath),
-		RawQuery: string(ctx.URI().QueryString()),
-		Host:     string(ctx.Host()),
-		Header: func(name string) string {
-			return string(ctx.Request.Header.Peek(name))
-		},
-		Values: func(name string) []string {
-			all := ctx.Request.Header.PeekAll(name)
-			out := make([]string, len(all))
-			for i, v := range all {
-				out[i] = string(v)
-			}
-			return out
-		},
-	}
+	rawPath := rawRequestPath(ctx)
+	r.sreq = signedRequest(ctx, rawPath)
 	path, err := unescapePath(string(rawPath))
 	if err != nil {
 		return withMessage(errInvalidArgument, "The request path is not valid.")
@@ -253,6 +262,13 @@ func (s *Server) serve(r *request) error {
 			return err
 		}
 		return s.adminInfo(r)
+	}
+	if strings.HasPrefix(path, lsmAdminPrefix) {
+		r.op, r.admin = "Admin", true
+		if err := s.authenticate(r); err != nil {
+			return err
+		}
+		return s.lsmAdmin(r)
 	}
 	if ctx.IsOptions() {
 		return s.preflight(r)
@@ -286,6 +302,42 @@ func (s *Server) serve(r *request) error {
 		return errInvalidBucketName
 	}
 	return rt.h(s, r)
+}
+
+// rawRequestPath is the escaped path of the request target as sent.
+func rawRequestPath(ctx *fasthttp.RequestCtx) []byte {
+	rawPath, _, _ := bytes.Cut(ctx.Request.Header.RequestURI(), []byte("?"))
+	if i := bytes.Index(rawPath, []byte("://")); i >= 0 { // absolute-form request target
+		rest := rawPath[i+3:]
+		if j := bytes.IndexByte(rest, '/'); j >= 0 {
+			rawPath = rest[j:]
+		} else {
+			rawPath = []byte("/")
+		}
+	}
+	return rawPath
+}
+
+// signedRequest is what signature verification needs of ctx; rawPath is
+// the escaped request path as sent.
+func signedRequest(ctx *fasthttp.RequestCtx, rawPath []byte) sigv4.Request {
+	return sigv4.Request{
+		Method:   string(ctx.Method()),
+		Path:     string(rawPath),
+		RawQuery: string(ctx.URI().QueryString()),
+		Host:     string(ctx.Host()),
+		Header: func(name string) string {
+			return string(ctx.Request.Header.Peek(name))
+		},
+		Values: func(name string) []string {
+			all := ctx.Request.Header.PeekAll(name)
+			out := make([]string, len(all))
+			for i, v := range all {
+				out[i] = string(v)
+			}
+			return out
+		},
+	}
 }
 
 func (s *Server) authenticate(r *request) error {
@@ -356,6 +408,10 @@ func (s *Server) writeError(r *request, err error) {
 	}
 	if r.ctx.IsHead() {
 		ctx.Response.Header.SetContentLength(0)
+		return
+	}
+	if r.admin {
+		writeAdminError(ctx, ae)
 		return
 	}
 	resource := r.sreq.Path

@@ -11,7 +11,9 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
@@ -26,19 +28,23 @@ import (
 var version = "dev"
 
 type config struct {
-	address   string
-	dirs      []string
-	cacheSize string
-	logLevel  string
-	logFormat string
-	tlsCert   string
-	tlsKey    string
-	parity    int
-	region    string
-	domain    string
-	accessKey string
-	secretKey string
-	defaults  bool // credentials are MinIO's well-known defaults
+	address      string
+	dirs         []string
+	cacheSize    string
+	logLevel     string
+	logFormat    string
+	tlsCert      string
+	tlsKey       string
+	parity       int
+	segSize      string
+	compactEvery time.Duration
+	region       string
+	domain       string
+	// metricsAuth: the Prometheus endpoints need a SigV4 signature.
+	metricsAuth bool
+	accessKey   string
+	secretKey   string
+	defaults    bool // credentials are MinIO's well-known defaults
 }
 
 func envOr(name, def string) string {
@@ -46,21 +52,6 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
-}
-
-// credentials picks the first complete pair: LSMD_*, then MinIO's root
-// variables, then MinIO's legacy ones; else the well-known default.
-func credentials() (string, string, bool) {
-	for _, p := range [][2]string{
-		{"LSMD_ACCESS_KEY", "LSMD_SECRET_KEY"},
-		{"MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD"},
-		{"MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"},
-	} {
-		if a, s := os.Getenv(p[0]), os.Getenv(p[1]); a != "" && s != "" {
-			return a, s, false
-		}
-	}
-	return "minioadmin", "minioadmin", true
 }
 
 func parseFlags(args []string) (config, error) {
@@ -77,9 +68,16 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.logFormat, "log-format", envOr("LSMD_LOG_FORMAT", "console"), "console or json (env LSMD_LOG_FORMAT)")
 	fs.StringVar(&c.tlsCert, "tls-cert", os.Getenv("LSMD_TLS_CERT"), "TLS certificate file; serves HTTPS with --tls-key (env LSMD_TLS_CERT)")
 	fs.StringVar(&c.tlsKey, "tls-key", os.Getenv("LSMD_TLS_KEY"), "TLS private key file (env LSMD_TLS_KEY)")
+	fs.StringVar(&c.segSize, "segment-size", envOr("LSMD_SEGMENT_SIZE", "256MiB"), "size at which a segment is sealed and erasure-coded, 1MiB to 4GiB (env LSMD_SEGMENT_SIZE)")
+	fs.DurationVar(&c.compactEvery, "compaction-interval", time.Minute, "how often background compaction looks for segments to reclaim; 0 turns it off (lsmctl compact still works)")
 	fs.IntVar(&c.parity, "parity", 0, "drive losses to survive (default by drive count: 1 drive 0, 2-3 drives 1, 4-11 drives 2, 12+ drives 4)")
 	fs.StringVar(&c.region, "region", envOr("MINIO_REGION", envOr("MINIO_SITE_REGION", "us-east-1")), "region reported to clients (env MINIO_REGION)")
 	fs.StringVar(&c.domain, "domain", os.Getenv("MINIO_DOMAIN"), "enables virtual-host-style requests BUCKET.DOMAIN (env MINIO_DOMAIN)")
+	metricsAuth, err := prometheusAuth(os.Getenv("MINIO_PROMETHEUS_AUTH_TYPE"))
+	if err != nil {
+		return c, err
+	}
+	fs.BoolVar(&c.metricsAuth, "metrics-auth", metricsAuth, "/metrics and /minio/v2/metrics/cluster need a SigV4 signature with the root credentials (env MINIO_PROMETHEUS_AUTH_TYPE: jwt or sigv4 true, public false)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -90,8 +88,21 @@ func parseFlags(args []string) (config, error) {
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return c, errors.New("--tls-cert and --tls-key go together")
 	}
-	c.accessKey, c.secretKey, c.defaults = credentials()
+	c.accessKey, c.secretKey, c.defaults = s3.EnvCredentials()
 	return c, nil
+}
+
+// prometheusAuth maps MINIO_PROMETHEUS_AUTH_TYPE to --metrics-auth: "jwt"
+// (MinIO's default, a bearer token lsmd does not issue) and "sigv4" require
+// a signed scrape, "public" or unset none.
+func prometheusAuth(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "public":
+		return false, nil
+	case "jwt", "sigv4":
+		return true, nil
+	}
+	return false, fmt.Errorf("MINIO_PROMETHEUS_AUTH_TYPE %q: want public, jwt or sigv4", v)
 }
 
 func newLogger(level, format string) (*zap.Logger, error) {
@@ -148,12 +159,21 @@ func run(args []string) error {
 		cacheSize = -1
 	}
 	sugar := log.Sugar()
-	store, err := engine.Open(engine.Options{Dirs: c.dirs, Parity: c.parity, CacheSize: cacheSize, Logf: sugar.Infof})
+	segSize, err := humanize.ParseBytes(c.segSize)
+	if err != nil {
+		return fmt.Errorf("--segment-size: %w", err)
+	}
+	compactEvery := c.compactEvery
+	if compactEvery <= 0 {
+		compactEvery = -1 // the engine's "off"
+	}
+	store, err := engine.Open(engine.Options{Dirs: c.dirs, Parity: c.parity, CacheSize: cacheSize, SegmentSize: int64(segSize),
+		CompactionInterval: compactEvery, Logf: sugar.Infof})
 	if err != nil {
 		return err
 	}
 	srv := s3.NewServer(s3.Config{Store: store, Logger: log, AccessKey: c.accessKey, SecretKey: c.secretKey,
-		Region: c.region, Domain: c.domain, Version: version})
+		Region: c.region, Domain: c.domain, Version: version, MetricsAuth: c.metricsAuth})
 	ln, err := net.Listen("tcp", c.address)
 	if err != nil {
 		store.Close()

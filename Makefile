@@ -11,6 +11,7 @@ all: build
 
 build:
 	$(GO) build -o $(BIN)/lsmd ./cmd/lsmd
+	$(GO) build -o $(BIN)/lsmctl ./cmd/lsmctl
 
 # Starts lsmd on $(ADDRESS) with data under $(DATA). Without credentials in
 # the environment it uses MinIO's defaults (minioadmin/minioadmin) and warns.

@@ -47,12 +47,17 @@ type PutOptions struct {
 	// and its pairs are stored after Checksums (checksums sent in a trailer
 	// are known only then).
 	BodyChecksums func() []Pair
+	// BodyMD5, when set, says the body hashes itself: called once the body
+	// has reported EOF, it returns the MD5 of every byte the body yielded,
+	// which becomes the ETag, and the engine does not hash the body again.
+	BodyMD5 func() []byte
 }
 
-// PartOptions are the optional parts of PutPart.
+// PartOptions are the optional parts of PutPart (see PutOptions).
 type PartOptions struct {
 	Checksums     []Pair
 	BodyChecksums func() []Pair
+	BodyMD5       func() []byte
 }
 
 // PartInfo describes an uploaded part.

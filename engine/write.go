@@ -21,11 +21,15 @@ type chunkWriter struct {
 	frames []byte // framed blocks of the current chunk
 	metas  []blockEntry
 	md5    hash.Hash
+	// misses counts consecutive blocks of this body that did not
+	// compress; skipped counts blocks not tried since (see addBlock).
+	misses, skipped int
 }
 
 func (s *Store) getChunkWriter() *chunkWriter {
 	if w, ok := s.chunks.Get().(*chunkWriter); ok {
 		w.md5.Reset()
+		w.misses, w.skipped = 0, 0
 		return w
 	}
 	bs := s.opts.BlockSize
@@ -41,18 +45,34 @@ func (s *Store) putChunkWriter(w *chunkWriter) {
 	s.chunks.Put(w)
 }
 
+// Once incompressMisses blocks of a body in a row have not compressed (a
+// vector index, a compressed Parquet page), only every incompressProbe-th
+// block is tried: a failed zstd attempt costs as much CPU as the MD5 of
+// the block, for nothing.
+const (
+	incompressMisses = 4
+	incompressProbe  = 16
+)
+
 // addBlock frames one block, compressing it when that saves an eighth.
 func (s *Store) addBlock(w *chunkWriter, raw []byte) {
 	start := len(w.frames)
 	w.frames = append(w.frames, make([]byte, frameHeaderSize)...)
 	var flags byte
 	payload := raw
-	if !s.opts.DisableCompression && len(raw) >= 512 {
+	try := !s.opts.DisableCompression && len(raw) >= 512
+	if try && w.misses >= incompressMisses {
+		w.skipped++
+		try = w.skipped%incompressProbe == 0
+	}
+	if try {
 		w.frames = s.zenc.EncodeAll(raw, w.frames)
 		if c := w.frames[start+frameHeaderSize:]; len(c) <= len(raw)-len(raw)/8 {
 			flags, payload = flagZstd, c
+			w.misses, w.skipped = 0, 0
 		} else {
 			w.frames = w.frames[:start+frameHeaderSize]
+			w.misses++
 		}
 	}
 	if flags == 0 {
@@ -122,10 +142,28 @@ func expectEOF(body io.Reader) error {
 	}
 }
 
+// errBodyMD5 reports a body that promised its MD5 (BodyMD5) and did not
+// deliver it.
+var errBodyMD5 = errors.New("engine: the body did not provide its MD5")
+
+// setETag sets rec's ETag from the body's own MD5 (bodyMD5) or from sum.
+func setETag(rec *record, bodyMD5 func() []byte, sum func() []byte) error {
+	b := sum
+	if bodyMD5 != nil {
+		b = bodyMD5
+	}
+	v := b()
+	if len(v) != md5.Size {
+		return errBodyMD5
+	}
+	rec.etag = hex.EncodeToString(v)
+	return nil
+}
+
 // writeBody streams size bytes of body into rec: inline when allowed and
 // small enough, else as block runs in the log. It hashes the body once for
-// the ETag.
-func (s *Store) writeBody(rec *record, size int64, body io.Reader, allowInline bool) error {
+// the ETag, unless the body hashes itself (bodyMD5 non-nil).
+func (s *Store) writeBody(rec *record, size int64, body io.Reader, allowInline bool, bodyMD5 func() []byte) error {
 	if size < 0 {
 		return ErrInvalidSize
 	}
@@ -138,10 +176,8 @@ func (s *Store) writeBody(rec *record, size int64, body io.Reader, allowInline b
 		if err := expectEOF(body); err != nil {
 			return err
 		}
-		sum := md5.Sum(buf)
-		rec.etag = hex.EncodeToString(sum[:])
 		rec.inline, rec.hasInline = buf, true
-		return nil
+		return setETag(rec, bodyMD5, func() []byte { sum := md5.Sum(buf); return sum[:] })
 	}
 	w := s.getChunkWriter()
 	defer s.putChunkWriter(w)
@@ -151,7 +187,9 @@ func (s *Store) writeBody(rec *record, size int64, body io.Reader, allowInline b
 		if err := readFull(body, raw); err != nil {
 			return err
 		}
-		w.md5.Write(raw)
+		if bodyMD5 == nil {
+			w.md5.Write(raw)
+		}
 		s.addBlock(w, raw)
 		left -= int64(len(raw))
 		if len(w.metas) == s.opts.ChunkBlocks {
@@ -166,8 +204,7 @@ func (s *Store) writeBody(rec *record, size int64, body io.Reader, allowInline b
 	if err := s.flushChunk(w, rec); err != nil {
 		return err
 	}
-	rec.etag = hex.EncodeToString(w.md5.Sum(nil))
-	return nil
+	return setETag(rec, bodyMD5, func() []byte { return w.md5.Sum(nil) })
 }
 
 func now() int64 { return time.Now().UnixNano() }
@@ -198,7 +235,7 @@ func (s *Store) Put(bucket, key string, size int64, body io.Reader, o PutOptions
 	}
 	rec := &record{op: opPut, bucket: bucket, key: key, ctype: o.ContentType, meta: o.UserMeta, sums: o.Checksums, cond: o.Condition}
 	defer unpin(rec)
-	if err := s.writeBody(rec, size, body, true); err != nil {
+	if err := s.writeBody(rec, size, body, true, o.BodyMD5); err != nil {
 		return ObjectInfo{}, err
 	}
 	var err error
@@ -347,7 +384,7 @@ func (s *Store) PutPart(bucket, key, uploadID string, n int, size int64, body io
 	}
 	rec := &record{op: opPutPart, bucket: bucket, key: key, uploadID: uploadID, part: n, sums: o.Checksums}
 	defer unpin(rec)
-	if err := s.writeBody(rec, size, body, false); err != nil {
+	if err := s.writeBody(rec, size, body, false, o.BodyMD5); err != nil {
 		return PartInfo{}, err
 	}
 	var err error

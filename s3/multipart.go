@@ -89,12 +89,13 @@ func (s *Server) uploadPart(r *request) error {
 	if err != nil {
 		return err
 	}
-	body, err := sigv4.NewBody(&r.sreq, r.auth, r.ctx.RequestBodyStream(), sigv4.BodyOptions{Checksum: uploadAlgorithm(u)})
+	body, err := sigv4.NewBody(&r.sreq, r.auth, r.ctx.RequestBodyStream(), sigv4.BodyOptions{Checksum: uploadAlgorithm(u), MD5: true})
 	if err != nil {
 		return err
 	}
 	part, err := s.store.PutPart(r.bucket, r.key, id, n, size, body, engine.PartOptions{
 		BodyChecksums: func() []engine.Pair { return checksumPairs(body) },
+		BodyMD5:       body.MD5,
 	})
 	if err != nil {
 		return err

@@ -176,13 +176,16 @@ func (s *Server) putObject(r *request) error {
 	if err != nil {
 		return err
 	}
-	body, err := sigv4.NewBody(&r.sreq, r.auth, r.ctx.RequestBodyStream(), sigv4.BodyOptions{Checksum: alg})
+	// The body's MD5 (computed once, whether or not Content-MD5 asks for
+	// it to be checked) is the ETag.
+	body, err := sigv4.NewBody(&r.sreq, r.auth, r.ctx.RequestBodyStream(), sigv4.BodyOptions{Checksum: alg, MD5: true})
 	if err != nil {
 		return err
 	}
 	info, err := s.store.Put(r.bucket, r.key, size, body, engine.PutOptions{
 		ContentType: contentType(r), UserMeta: meta, Condition: cond,
 		BodyChecksums: func() []engine.Pair { return checksumPairs(body) },
+		BodyMD5:       body.MD5,
 	})
 	if err != nil {
 		return condErr(err)

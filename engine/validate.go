@@ -27,8 +27,12 @@ func ValidBucketName(name string) bool {
 	if strings.Contains(name, "..") || strings.Contains(name, ".-") || strings.Contains(name, "-.") {
 		return false
 	}
-	if _, err := netip.ParseAddr(name); err == nil {
-		return false
+	// Only digits and dots can spell an IPv4 address (a name has no ':'),
+	// and ParseAddr allocates its error: check the rest first.
+	if strings.Trim(name, "0123456789.") == "" {
+		if _, err := netip.ParseAddr(name); err == nil {
+			return false
+		}
 	}
 	return !strings.HasPrefix(name, "xn--") && !strings.HasPrefix(name, "sthree-") &&
 		!strings.HasSuffix(name, "-s3alias") && !strings.HasSuffix(name, "--ol-s3")

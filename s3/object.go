@@ -288,8 +288,10 @@ func parseRange(h string, size int64) (off, n int64, ok bool, err error) {
 // objectHeaders sets the headers GET and HEAD share.
 func (s *Server) objectHeaders(r *request, info engine.ObjectInfo) {
 	h := &r.ctx.Response.Header
-	h.Set("ETag", `"`+info.ETag+`"`)
-	h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+	var buf [64]byte
+	etag := append(append(append(buf[:0], '"'), info.ETag...), '"')
+	h.SetBytesV("ETag", etag)
+	h.SetBytesV("Last-Modified", fasthttp.AppendHTTPDate(buf[:0], info.ModTime))
 	h.SetContentType(info.ContentType)
 	for _, p := range info.UserMeta {
 		h.Set(p.Key, p.Value)
@@ -396,13 +398,13 @@ func (s *Server) readObject(r *request, withBody bool) error {
 		return nil
 	}
 	if n <= bufferedReadMax {
-		buf := make([]byte, 0, n)
-		w := sliceWriter{&buf}
-		if _, err := o.WriteRange(w, off, n); err != nil {
+		// Straight into the response's pooled body buffer: one copy from
+		// the cache, no allocation.
+		if _, err := o.WriteRange(r.ctx.Response.BodyWriter(), off, n); err != nil {
+			r.ctx.Response.ResetBody()
 			return err
 		}
 		r.ctx.SetStatusCode(status)
-		r.ctx.SetBody(buf)
 		return nil
 	}
 	r.ctx.SetStatusCode(status)

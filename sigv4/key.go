@@ -3,6 +3,7 @@ package sigv4
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"hash"
 	"sync"
 )
 
@@ -34,13 +35,41 @@ const keyCacheSize = 1024
 
 type keyID struct{ secret, date, region string }
 
+// signingKey is a derived key and a pool of HMACs keyed with it: an HMAC
+// set up once is Reset to its keyed state for the next request, where
+// hmac.New would allocate and hash the key pads again.
+type signingKey struct {
+	key  []byte
+	macs sync.Pool
+}
+
+func newSigningKey(key []byte) *signingKey {
+	k := &signingKey{key: key}
+	k.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return k
+}
+
+// sum returns HMAC-SHA256(key, data).
+func (k *signingKey) sum(data []byte) (out [sha256.Size]byte) {
+	m := k.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write(data)
+	m.Sum(out[:0])
+	k.macs.Put(m)
+	return out
+}
+
 // keyCache is a bounded cache of derived signing keys.
 type keyCache struct {
 	mu sync.RWMutex
-	m  map[keyID][]byte
+	m  map[keyID]*signingKey
 }
 
 func (c *keyCache) get(secret, date, region string) []byte {
+	return c.signing(secret, date, region).key
+}
+
+func (c *keyCache) signing(secret, date, region string) *signingKey {
 	id := keyID{secret, date, region}
 	c.mu.RLock()
 	k, ok := c.m[id]
@@ -48,10 +77,10 @@ func (c *keyCache) get(secret, date, region string) []byte {
 	if ok {
 		return k
 	}
-	k = deriveKey(secret, date, region, service)
+	k = newSigningKey(deriveKey(secret, date, region, service))
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = make(map[keyID][]byte)
+		c.m = make(map[keyID]*signingKey)
 	}
 	if len(c.m) >= keyCacheSize {
 		for old := range c.m { // evict one arbitrary entry

@@ -56,6 +56,7 @@ type Auth struct {
 	Signature   string    // request signature, lowercase hex; seeds chunk signatures
 
 	key     []byte // signing key
+	sk      *signingKey
 	amzDate string // timestamp as used in the string to sign
 	scope   string // date/region/s3/aws4_request
 }
@@ -468,7 +469,8 @@ func (v *Verifier) check(a *Auth, r *Request, secret string, params []queryParam
 	if _, err := hex.Decode(want[:], []byte(sigHex)); err != nil {
 		return errSignature
 	}
-	a.key = v.keys.get(secret, a.scope[:8], a.Region)
+	a.sk = v.keys.signing(secret, a.scope[:8], a.Region)
+	a.key = a.sk.key
 	path := r.Path
 	if path == "" {
 		path = "/"
@@ -535,11 +537,14 @@ func computeSignature(bp *[]byte, a *Auth, r *Request, path string, params []que
 	b = append(b, a.scope...)
 	b = append(b, '\n')
 	b = hex.AppendEncode(b, sum[:])
+	*bp = b
+	if a.sk != nil {
+		return a.sk.sum(b)
+	}
+	var sig [sha256.Size]byte
 	m := hmac.New(sha256.New, a.key)
 	m.Write(b)
-	var sig [sha256.Size]byte
 	m.Sum(sig[:0])
-	*bp = b
 	return sig
 }
 

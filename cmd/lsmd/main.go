@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,6 +44,7 @@ type config struct {
 	domain       string
 	// metricsAuth: the Prometheus endpoints need a SigV4 signature.
 	metricsAuth bool
+	pprofAddr   string
 	accessKey   string
 	secretKey   string
 	defaults    bool // credentials are MinIO's well-known defaults
@@ -70,6 +73,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.tlsKey, "tls-key", os.Getenv("LSMD_TLS_KEY"), "TLS private key file (env LSMD_TLS_KEY)")
 	fs.StringVar(&c.segSize, "segment-size", envOr("LSMD_SEGMENT_SIZE", "256MiB"), "size at which a segment is sealed and erasure-coded, 1MiB to 4GiB (env LSMD_SEGMENT_SIZE)")
 	fs.DurationVar(&c.compactEvery, "compaction-interval", time.Minute, "how often background compaction looks for segments to reclaim; 0 turns it off (lsmctl compact still works)")
+	fs.StringVar(&c.pprofAddr, "pprof", os.Getenv("LSMD_PPROF"), "serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6060 (env LSMD_PPROF)")
 	fs.IntVar(&c.parity, "parity", 0, "drive losses to survive (default by drive count: 1 drive 0, 2-3 drives 1, 4-11 drives 2, 12+ drives 4)")
 	fs.StringVar(&c.region, "region", envOr("MINIO_REGION", envOr("MINIO_SITE_REGION", "us-east-1")), "region reported to clients (env MINIO_REGION)")
 	fs.StringVar(&c.domain, "domain", os.Getenv("MINIO_DOMAIN"), "enables virtual-host-style requests BUCKET.DOMAIN (env MINIO_DOMAIN)")
@@ -167,6 +171,11 @@ func run(args []string) error {
 	if compactEvery <= 0 {
 		compactEvery = -1 // the engine's "off"
 	}
+	if c.pprofAddr != "" {
+		if err := servePprof(c.pprofAddr, log); err != nil {
+			return err
+		}
+	}
 	store, err := engine.Open(engine.Options{Dirs: c.dirs, Parity: c.parity, CacheSize: cacheSize, SegmentSize: int64(segSize),
 		CompactionInterval: compactEvery, Logf: sugar.Infof})
 	if err != nil {
@@ -208,4 +217,33 @@ func run(args []string) error {
 		log.Info("lsmd stopped cleanly")
 	}
 	return err
+}
+
+// servePprof serves net/http/pprof on a loopback address, for profiling a
+// running server (go tool pprof http://ADDR/debug/pprof/profile).
+func servePprof(addr string, log *zap.Logger) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--pprof %s: profiles are served on loopback addresses only", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	go func() {
+		if err := http.Serve(ln, mux); err != nil {
+			log.Warn("pprof server stopped", zap.Error(err))
+		}
+	}()
+	log.Info("pprof profiles served", zap.String("address", ln.Addr().String()))
+	return nil
 }

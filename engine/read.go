@@ -176,19 +176,40 @@ func (o *Object) Close() {
 // WriteRange writes n bytes from offset off to w, block by block. A cached
 // block is written straight from the cache, without a copy.
 func (o *Object) WriteRange(w io.Writer, off, n int64) (int64, error) {
+	var written int64
+	err := o.visitRange(off, n, func(chunk []byte) error {
+		m, err := w.Write(chunk)
+		written += int64(m)
+		return err
+	})
+	return written, err
+}
+
+// AppendSlices appends to dst read-only views of n bytes of the object from
+// off, block by block, for a vectored write. Views of cached blocks are
+// shared with the cache: never modify them.
+func (o *Object) AppendSlices(dst [][]byte, off, n int64) ([][]byte, error) {
+	err := o.visitRange(off, n, func(chunk []byte) error {
+		dst = append(dst, chunk)
+		return nil
+	})
+	return dst, err
+}
+
+// visitRange calls f with the object's bytes [off, off+n) in order, one
+// piece of a block at a time.
+func (o *Object) visitRange(off, n int64, f func([]byte) error) error {
 	if off < 0 || n < 0 || off > o.en.size || n > o.en.size-off {
-		return 0, fmt.Errorf("%w: %d+%d of %d", ErrInvalidRange, off, n, o.en.size)
+		return fmt.Errorf("%w: %d+%d of %d", ErrInvalidRange, off, n, o.en.size)
 	}
 	if o.en.hasInline {
-		m, err := w.Write(o.en.inline[off : off+n])
-		return int64(m), err
+		return f(o.en.inline[off : off+n])
 	}
-	var written int64
 	bs := int64(o.s.opts.BlockSize)
 	i := sort.Search(len(o.starts), func(i int) bool { return o.starts[i] > off }) - 1
 	for n > 0 {
 		if i < 0 || i >= len(o.en.extents) {
-			return written, fmt.Errorf("%w: offset %d outside extents", ErrCorrupt, off)
+			return fmt.Errorf("%w: offset %d outside extents", ErrCorrupt, off)
 		}
 		x := o.en.extents[i]
 		local := off - o.starts[i]
@@ -198,26 +219,24 @@ func (o *Object) WriteRange(w io.Writer, off, n int64) (int64, error) {
 		}
 		seg, num, ok := locate(x.runs, uint32(local/bs))
 		if !ok {
-			return written, fmt.Errorf("%w: block %d missing from extent", ErrCorrupt, local/bs)
+			return fmt.Errorf("%w: block %d missing from extent", ErrCorrupt, local/bs)
 		}
 		data, err := o.s.readBlock(seg, num)
 		if err != nil {
-			return written, err
+			return err
 		}
 		within := local % bs
 		if within >= int64(len(data)) {
-			return written, fmt.Errorf("%w: short block", ErrCorrupt)
+			return fmt.Errorf("%w: short block", ErrCorrupt)
 		}
 		chunk := data[within:min(int64(len(data)), within+n, x.size-local+within)]
-		m, err := w.Write(chunk)
-		written += int64(m)
-		if err != nil {
-			return written, err
+		if err := f(chunk); err != nil {
+			return err
 		}
-		off += int64(m)
-		n -= int64(m)
+		off += int64(len(chunk))
+		n -= int64(len(chunk))
 	}
-	return written, nil
+	return nil
 }
 
 // locate maps block b of an extent to its segment and block number.

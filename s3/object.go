@@ -1,8 +1,10 @@
 package s3
 
 import (
+	"bufio"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -409,7 +411,7 @@ func (s *Server) readObject(r *request, withBody bool) error {
 	}
 	r.ctx.SetStatusCode(status)
 	closeObj = false
-	r.ctx.SetBodyStream(&rangeStream{o: o, off: off, n: n}, int(n))
+	r.ctx.SetBodyStream(&rangeStream{o: o, off: off, n: n, conn: r.ctx.Conn()}, int(n))
 	return nil
 }
 
@@ -427,14 +429,45 @@ type rangeStream struct {
 	o      *engine.Object
 	off, n int64
 	done   bool
+	conn   net.Conn // the client's connection, for vectored writes
 }
 
+// vecBytes is how much of a range one writev sends.
+const vecBytes = 1 << 20
+
+// WriteTo sends the range. fasthttp hands it the connection's buffered
+// writer holding the response header: that is flushed, then the blocks go
+// to the connection in writev calls of up to vecBytes, straight from the
+// cache — one system call per MiB instead of one or two per block.
 func (rs *rangeStream) WriteTo(w io.Writer) (int64, error) {
 	if rs.done {
 		return 0, nil
 	}
 	rs.done = true
-	return rs.o.WriteRange(w, rs.off, rs.n)
+	bw, ok := w.(*bufio.Writer)
+	if !ok || rs.conn == nil {
+		return rs.o.WriteRange(w, rs.off, rs.n)
+	}
+	if err := bw.Flush(); err != nil {
+		return 0, err
+	}
+	var total int64
+	bufs := make([][]byte, 0, vecBytes/(64<<10)+2)
+	for rs.n > 0 {
+		var err error
+		if bufs, err = rs.o.AppendSlices(bufs[:0], rs.off, min(rs.n, vecBytes)); err != nil {
+			return total, err
+		}
+		nb := net.Buffers(bufs)
+		m, err := nb.WriteTo(rs.conn)
+		total += m
+		rs.off += m
+		rs.n -= m
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // Read is unused by fasthttp (it prefers WriteTo) but keeps rangeStream an

@@ -144,11 +144,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.pcache = pebble.NewCache(o.IndexCacheSize)
 	popts := &pebble.Options{
-		FS:           o.FS,
-		Cache:        s.pcache,
-		// Pebble preallocates each WAL to 1.1× the memtable size, on every
-		// index copy: 64 MiB memtables cost 140 MiB of disk per copy for an
-		// index of a few MiB. 8 MiB holds ~30 000 object writes per flush.
+		FS:    noPreallocFS{o.FS},
+		Cache: s.pcache,
+		// 8 MiB holds ~30 000 object writes per flush.
 		MemTableSize: 8 << 20,
 		Logger:       quietLogger{o.Logf},
 	}

@@ -399,21 +399,36 @@ func (s *Server) readObject(r *request, withBody bool) error {
 		h.SetContentLength(int(n))
 		return nil
 	}
+	rs := &rangeStream{o: o, off: off, n: n, conn: r.ctx.Conn()}
 	if n <= bufferedReadMax {
-		// Straight into the response's pooled body buffer: one copy from
-		// the cache, no allocation.
-		if _, err := o.WriteRange(r.ctx.Response.BodyWriter(), off, n); err != nil {
-			r.ctx.Response.ResetBody()
+		// Every block is read and verified before the header goes out, so
+		// a read error is still an S3 error.
+		if n <= vectorMin || rs.conn == nil {
+			// Into the response's pooled body buffer: header and body
+			// leave in one write.
+			if _, err := o.WriteRange(r.ctx.Response.BodyWriter(), off, n); err != nil {
+				r.ctx.Response.ResetBody()
+				return err
+			}
+			r.ctx.SetStatusCode(status)
+			return nil
+		}
+		// Views of the blocks, sent with one writev after the header.
+		if rs.bufs, err = o.AppendSlices(make([][]byte, 0, n/(64<<10)+2), off, n); err != nil {
 			return err
 		}
-		r.ctx.SetStatusCode(status)
-		return nil
 	}
 	r.ctx.SetStatusCode(status)
 	closeObj = false
-	r.ctx.SetBodyStream(&rangeStream{o: o, off: off, n: n, conn: r.ctx.Conn()}, int(n))
+	r.ctx.SetBodyStream(rs, int(n))
 	return nil
 }
+
+// vectorMin: ranges up to this size are copied into the response buffer;
+// larger ones go out by writev after the header. Measured on loopback at 8
+// in flight: 16 KiB ranges were ~25% dearer by writev (two sends, two
+// client wake-ups), 64 KiB ranges ~14% cheaper (no copy).
+const vectorMin = 32 << 10
 
 type sliceWriter struct{ b *[]byte }
 
@@ -430,6 +445,7 @@ type rangeStream struct {
 	off, n int64
 	done   bool
 	conn   net.Conn // the client's connection, for vectored writes
+	bufs   [][]byte // the whole range, gathered in advance (small ranges)
 }
 
 // vecBytes is how much of a range one writev sends.
@@ -450,6 +466,10 @@ func (rs *rangeStream) WriteTo(w io.Writer) (int64, error) {
 	}
 	if err := bw.Flush(); err != nil {
 		return 0, err
+	}
+	if rs.bufs != nil { // gathered (and verified) before the header
+		nb := net.Buffers(rs.bufs)
+		return nb.WriteTo(rs.conn)
 	}
 	var total int64
 	bufs := make([][]byte, 0, vecBytes/(64<<10)+2)

@@ -76,6 +76,18 @@ func TestTLS(t *testing.T) {
 	if got, err := io.ReadAll(obj); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("get over TLS: %v", err)
 	}
+	// Ranges below, inside and above the sizes sent by writev.
+	for _, rg := range [][2]int64{{100, 4 << 10}, {70000, 64 << 10}, {5, 300 << 10}} {
+		opts := minio.GetObjectOptions{}
+		opts.SetRange(rg[0], rg[0]+rg[1]-1)
+		obj, err := c.GetObject(ctx, "tls-bucket", "k", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := io.ReadAll(obj); err != nil || !bytes.Equal(got, data[rg[0]:rg[0]+rg[1]]) {
+			t.Fatalf("range %v over TLS: %v", rg, err)
+		}
+	}
 	// Plain HTTP to the TLS port does not get an S3 answer.
 	if resp, err := http.Get("http://" + s.Addr + "/minio/health/live"); err == nil {
 		resp.Body.Close()

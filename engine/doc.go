@@ -22,4 +22,11 @@
 // Read path: a Pebble lookup yields the object's extents; a byte range maps
 // to block numbers by arithmetic; each block comes from the cache or from one
 // positioned read located by the segment's block index, verified by CRC32C.
+//
+// Drives: an open segment is mirrored to parity+1 drives and, once sealed,
+// erasure-coded into data and parity shard files, one per drive (ec.go);
+// the index is kept as identical copies on the same parity+1 drives
+// (index.go). Scrub and heal (heal.go) verify and rebuild shards, mirrors
+// and block indexes; compaction (compact.go) moves live runs out of
+// segments that are mostly garbage.
 package engine

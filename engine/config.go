@@ -1,6 +1,10 @@
 package engine
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
 
 // Bucket configuration documents (a bucket policy, a CORS configuration)
 // are opaque bytes to the engine, stored under C bucket 0 name, written
@@ -19,9 +23,14 @@ func configPrefix(bucket string) []byte {
 
 func configKey(bucket, name string) []byte { return append(configPrefix(bucket), name...) }
 
-func checkConfigName(name string) error {
-	if name == "" || len(name) > maxConfigName || bytes.IndexByte([]byte(name), 0) >= 0 {
-		return ErrInvalidOptions
+// checkConfig validates a bucket name and a configuration name (chosen by
+// the caller, never by a client).
+func checkConfig(bucket, name string) error {
+	if err := checkBucket(bucket); err != nil {
+		return err
+	}
+	if name == "" || len(name) > maxConfigName || strings.IndexByte(name, 0) >= 0 {
+		return fmt.Errorf("%w: configuration name %q", ErrInvalidOptions, name)
 	}
 	return nil
 }
@@ -29,10 +38,7 @@ func checkConfigName(name string) error {
 // PutBucketConfig stores (replaces) the bucket's configuration document
 // called name.
 func (s *Store) PutBucketConfig(bucket, name string, doc []byte) error {
-	if err := checkBucket(bucket); err != nil {
-		return err
-	}
-	if err := checkConfigName(name); err != nil {
+	if err := checkConfig(bucket, name); err != nil {
 		return err
 	}
 	if len(doc) > MaxConfigSize {
@@ -48,10 +54,7 @@ func (s *Store) PutBucketConfig(bucket, name string, doc []byte) error {
 // DeleteBucketConfig removes the bucket's configuration document called
 // name; removing one that does not exist is not an error.
 func (s *Store) DeleteBucketConfig(bucket, name string) error {
-	if err := checkBucket(bucket); err != nil {
-		return err
-	}
-	if err := checkConfigName(name); err != nil {
+	if err := checkConfig(bucket, name); err != nil {
 		return err
 	}
 	if err := s.writable(); err != nil {
@@ -64,10 +67,7 @@ func (s *Store) DeleteBucketConfig(bucket, name string) error {
 // BucketConfig returns the bucket's configuration document called name:
 // ErrNoSuchBucket or ErrNoSuchConfig when either is missing.
 func (s *Store) BucketConfig(bucket, name string) ([]byte, error) {
-	if err := checkBucket(bucket); err != nil {
-		return nil, err
-	}
-	if err := checkConfigName(name); err != nil {
+	if err := checkConfig(bucket, name); err != nil {
 		return nil, err
 	}
 	v, ok, err := s.getValue(configKey(bucket, name))

@@ -200,18 +200,17 @@ func (x *indexSet) commit(b *pebble.Batch, opts *pebble.WriteOptions) error {
 
 // set and del write one key to every copy.
 func (x *indexSet) set(k, v []byte, opts *pebble.WriteOptions) error {
-	b := x.dbs[0].NewBatch()
-	defer b.Close()
-	if err := b.Set(k, v, nil); err != nil {
-		return err
-	}
-	return x.commit(b, opts)
+	return x.one(opts, func(b *pebble.Batch) error { return b.Set(k, v, nil) })
 }
 
 func (x *indexSet) del(k []byte, opts *pebble.WriteOptions) error {
+	return x.one(opts, func(b *pebble.Batch) error { return b.Delete(k, nil) })
+}
+
+func (x *indexSet) one(opts *pebble.WriteOptions, op func(*pebble.Batch) error) error {
 	b := x.dbs[0].NewBatch()
 	defer b.Close()
-	if err := b.Delete(k, nil); err != nil {
+	if err := op(b); err != nil {
 		return err
 	}
 	return x.commit(b, opts)

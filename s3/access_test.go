@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -20,33 +19,33 @@ import (
 // anon sends an unsigned request.
 func anon(t *testing.T, method, url string, body []byte, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	return send(t, method, url, body, func(req *http.Request) {
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+	})
 }
 
 // signed sends a request signed with the test server's credentials.
 func signed(t *testing.T, method, rawURL string, body []byte) (*http.Response, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, rawURL, bytes.NewReader(body))
+	return send(t, method, rawURL, body, func(req *http.Request) {
+		sum := sha256.Sum256(body)
+		sg := &sigv4.Signer{AccessKey: "ak", SecretKey: "secretsecret", Region: "us-east-1"}
+		sg.Sign(&sigv4.Message{Method: method, Host: req.URL.Host, Path: req.URL.EscapedPath(), RawQuery: req.URL.RawQuery, Header: req.Header},
+			hex.EncodeToString(sum[:]), time.Now())
+	})
+}
+
+// send makes a request, lets prepare adjust it, and returns the response
+// with its body read.
+func send(t *testing.T, method, url string, body []byte, prepare func(*http.Request)) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(rawURL)
-	sum := sha256.Sum256(body)
-	sg := &sigv4.Signer{AccessKey: "ak", SecretKey: "secretsecret", Region: "us-east-1"}
-	sg.Sign(&sigv4.Message{Method: method, Host: u.Host, Path: u.EscapedPath(), RawQuery: u.RawQuery, Header: req.Header}, hex.EncodeToString(sum[:]), time.Now())
+	prepare(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

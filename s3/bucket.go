@@ -179,3 +179,29 @@ func (s *Server) bucketMustExist(bucket string) error {
 	}
 	return nil
 }
+
+// getBucketConfig answers a GET of a bucket configuration document (policy,
+// CORS) with the stored document, or missing when there is none.
+func (s *Server) getBucketConfig(r *request, name string, missing *apiError, contentType string) error {
+	doc, err := s.store.BucketConfig(r.bucket, name)
+	if errors.Is(err, engine.ErrNoSuchConfig) {
+		return missing
+	}
+	if err != nil {
+		return err
+	}
+	r.ctx.SetContentType(contentType)
+	r.ctx.SetStatusCode(fasthttp.StatusOK)
+	r.ctx.SetBody(doc)
+	return nil
+}
+
+// deleteBucketConfig removes a bucket configuration document: 204 whether
+// or not there was one, as S3 answers.
+func (s *Server) deleteBucketConfig(r *request, name string) error {
+	if err := s.store.DeleteBucketConfig(r.bucket, name); err != nil {
+		return err
+	}
+	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
+	return nil
+}

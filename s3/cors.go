@@ -3,7 +3,6 @@ package s3
 import (
 	"bytes"
 	"encoding/xml"
-	"errors"
 	"strconv"
 	"strings"
 
@@ -243,17 +242,7 @@ func (s *Server) corsHeaders(r *request, origin string) {
 }
 
 func (s *Server) getBucketCors(r *request) error {
-	doc, err := s.store.BucketConfig(r.bucket, configCORS)
-	if errors.Is(err, engine.ErrNoSuchConfig) {
-		return errNoSuchCORSConfiguration
-	}
-	if err != nil {
-		return err
-	}
-	r.ctx.SetContentType("application/xml")
-	r.ctx.SetStatusCode(fasthttp.StatusOK)
-	r.ctx.SetBody(doc)
-	return nil
+	return s.getBucketConfig(r, configCORS, errNoSuchCORSConfiguration, "application/xml")
 }
 
 func (s *Server) putBucketCors(r *request) error {
@@ -281,9 +270,5 @@ func (s *Server) putBucketCors(r *request) error {
 }
 
 func (s *Server) deleteBucketCors(r *request) error {
-	if err := s.store.DeleteBucketConfig(r.bucket, configCORS); err != nil {
-		return err
-	}
-	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
-	return nil
+	return s.deleteBucketConfig(r, configCORS)
 }

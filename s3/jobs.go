@@ -64,6 +64,12 @@ func (j *job) progress(done, total int64) {
 	j.mu.Unlock()
 }
 
+func (j *job) running() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.st.State == JobRunning
+}
+
 func (j *job) status() JobStatus {
 	j.mu.Lock()
 	st := j.st
@@ -103,7 +109,7 @@ func (js *jobs) start(kind string, fn func(ctx context.Context, report func(done
 		js.all = map[string]*job{}
 	}
 	for _, j := range js.all {
-		if j.st.Kind == kind && j.status().State == JobRunning {
+		if j.st.Kind == kind && j.running() {
 			return JobStatus{}, errJobRunning
 		}
 	}
@@ -143,13 +149,13 @@ func (js *jobs) start(kind string, fn func(ctx context.Context, report func(done
 func (js *jobs) trim() {
 	finished := 0
 	for _, id := range js.order {
-		if js.all[id].status().State != JobRunning {
+		if !js.all[id].running() {
 			finished++
 		}
 	}
 	keep := js.order[:0]
 	for _, id := range js.order {
-		if finished > maxFinishedJobs && js.all[id].status().State != JobRunning {
+		if finished > maxFinishedJobs && !js.all[id].running() {
 			delete(js.all, id)
 			finished--
 			continue

@@ -186,9 +186,6 @@ func StoreStats(st *engine.Store) AdminStats {
 	return a
 }
 
-// statsGatherer is where the admin stats read request counts from.
-type statsGatherer = prometheus.Gatherer
-
 // adminError is an admin API error body.
 type adminError struct {
 	Code    string `json:"code"`
@@ -322,7 +319,7 @@ func EnvCredentials() (accessKey, secretKey string, isDefault bool) {
 }
 
 // requestCounts sums lsm_s3_requests_total by operation.
-func requestCounts(g statsGatherer) map[string]int64 {
+func requestCounts(g prometheus.Gatherer) map[string]int64 {
 	if g == nil {
 		return nil
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -23,16 +22,7 @@ func TestAdminJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := NewServer(Config{Store: st, AccessKey: "ak", SecretKey: "secretsecret"})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer func() {
-		srv.Shutdown()
-		st.Close()
-	}()
+	c, _ := serveInProcess(t, st, Config{}, nil)
 	if err := st.CreateBucket("bkt"); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +37,7 @@ func TestAdminJobs(t *testing.T) {
 		}
 	}
 	st.WaitSealed()
-	base := "http://" + ln.Addr().String() + lsmAdminPrefix
+	base := c.EndpointURL().String() + lsmAdminPrefix
 
 	resp, body := anon(t, "GET", base+"stats", nil, nil)
 	if resp.StatusCode != 403 || !strings.Contains(body, `"code":"AccessDenied"`) {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"path"
 	"strings"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -389,21 +387,7 @@ func TestDriveErrorWatcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	core, logs := observer.New(zapcore.WarnLevel)
-	srv := NewServer(Config{Store: st, AccessKey: "ak", SecretKey: "secretsecret", Logger: zap.New(core)})
-	srv.driveWatch = 20 * time.Millisecond
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		srv.Shutdown()
-		st.Close()
-	})
-	c, err := minio.New(ln.Addr().String(), &minio.Options{Creds: credentials.NewStaticV4("ak", "secretsecret", "")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := serveInProcess(t, st, Config{Logger: zap.New(core)}, func(srv *Server) { srv.driveWatch = 20 * time.Millisecond })
 	ctx := context.Background()
 	if err := c.MakeBucket(ctx, "bkt", minio.MakeBucketOptions{}); err != nil {
 		t.Fatal(err)

@@ -399,21 +399,21 @@ func (s *Server) readObject(r *request, withBody bool) error {
 		h.SetContentLength(int(n))
 		return nil
 	}
-	rs := &rangeStream{o: o, off: off, n: n, conn: r.ctx.Conn()}
-	if n <= bufferedReadMax {
-		// Every block is read and verified before the header goes out, so
-		// a read error is still an S3 error.
-		if n <= vectorMin || rs.conn == nil {
-			// Into the response's pooled body buffer: header and body
-			// leave in one write.
-			if _, err := o.WriteRange(r.ctx.Response.BodyWriter(), off, n); err != nil {
-				r.ctx.Response.ResetBody()
-				return err
-			}
-			r.ctx.SetStatusCode(status)
-			return nil
+	conn := r.ctx.Conn()
+	if n <= vectorMin || (n <= bufferedReadMax && conn == nil) {
+		// Into the response's pooled body buffer: header and body leave
+		// in one write, and a read error is still an S3 error.
+		if _, err := o.WriteRange(r.ctx.Response.BodyWriter(), off, n); err != nil {
+			r.ctx.Response.ResetBody()
+			return err
 		}
-		// Views of the blocks, sent with one writev after the header.
+		r.ctx.SetStatusCode(status)
+		return nil
+	}
+	rs := &rangeStream{o: o, off: off, n: n, conn: conn}
+	if n <= bufferedReadMax {
+		// Views of the blocks, read and verified before the header goes
+		// out (a read error is still an S3 error), sent with one writev.
 		if rs.bufs, err = o.AppendSlices(make([][]byte, 0, n/(64<<10)+2), off, n); err != nil {
 			return err
 		}

@@ -83,9 +83,9 @@ type bucketPolicy struct {
 
 type policyStatement struct {
 	allow     bool
-	anonymous bool // the principal includes everyone ("*")
-	actions   []string
-	notAction bool // actions lists what the statement does not apply to
+	anonymous bool     // the principal includes everyone ("*")
+	actions   []string // lowercased
+	notAction bool     // actions lists what the statement does not apply to
 	resources []string
 	notRes    bool
 }
@@ -157,33 +157,36 @@ func parseStatement(sd policyStatementDoc, bucket string) (policyStatement, erro
 		return st, err
 	}
 	st.anonymous = anon
-	switch {
-	case len(sd.Action) > 0 && len(sd.NotAction) == 0:
-		st.actions = sd.Action
-	case len(sd.NotAction) > 0 && len(sd.Action) == 0:
-		st.actions, st.notAction = sd.NotAction, true
-	default:
-		return st, malformedPolicy("Each statement needs exactly one of Action and NotAction.")
+	if st.actions, st.notAction, err = oneOf(sd.Action, sd.NotAction, "Action", validAction); err != nil {
+		return st, err
 	}
-	for _, a := range st.actions {
-		if !validAction(a) {
-			return st, malformedPolicy("Policy has invalid action: " + a)
-		}
+	for i, a := range st.actions { // IAM actions are case-insensitive
+		st.actions[i] = strings.ToLower(a)
 	}
-	switch {
-	case len(sd.Resource) > 0 && len(sd.NotResource) == 0:
-		st.resources = sd.Resource
-	case len(sd.NotResource) > 0 && len(sd.Resource) == 0:
-		st.resources, st.notRes = sd.NotResource, true
-	default:
-		return st, malformedPolicy("Each statement needs exactly one of Resource and NotResource.")
-	}
-	for _, r := range st.resources {
-		if !validResource(r, bucket) {
-			return st, malformedPolicy("Policy has invalid resource: " + r)
-		}
+	valid := func(r string) bool { return validResource(r, bucket) }
+	if st.resources, st.notRes, err = oneOf(sd.Resource, sd.NotResource, "Resource", valid); err != nil {
+		return st, err
 	}
 	return st, nil
+}
+
+// oneOf takes the element a statement sets of field and Notfield (exactly
+// one), checking every value; not reports which it was.
+func oneOf(list, notList stringList, field string, valid func(string) bool) (values []string, not bool, err error) {
+	switch {
+	case len(list) > 0 && len(notList) == 0:
+		values = list
+	case len(notList) > 0 && len(list) == 0:
+		values, not = notList, true
+	default:
+		return nil, false, malformedPolicy("Each statement needs exactly one of " + field + " and Not" + field + ".")
+	}
+	for _, v := range values {
+		if !valid(v) {
+			return nil, false, malformedPolicy("Policy has invalid " + strings.ToLower(field) + ": " + v)
+		}
+	}
+	return values, not, nil
 }
 
 // parsePrincipal reports whether a principal includes anonymous users.
@@ -274,24 +277,17 @@ func (p *bucketPolicy) allows(action, resource string) bool {
 }
 
 func (st *policyStatement) matches(action, resource string) bool {
-	hit := false
-	for _, a := range st.actions {
-		if wildcardMatch(strings.ToLower(action), strings.ToLower(a)) {
-			hit = true
-			break
+	return anyMatch(strings.ToLower(action), st.actions) != st.notAction &&
+		anyMatch(resource, st.resources) != st.notRes
+}
+
+func anyMatch(s string, patterns []string) bool {
+	for _, p := range patterns {
+		if wildcardMatch(s, p) {
+			return true
 		}
 	}
-	if hit == st.notAction {
-		return false
-	}
-	hit = false
-	for _, r := range st.resources {
-		if wildcardMatch(resource, r) {
-			hit = true
-			break
-		}
-	}
-	return hit != st.notRes
+	return false
 }
 
 // wildcardMatch matches s against a pattern where * is any run of
@@ -360,17 +356,7 @@ func (s *Server) anonymousAllowed(bucket, action, key string, object bool) bool 
 }
 
 func (s *Server) getBucketPolicy(r *request) error {
-	doc, err := s.store.BucketConfig(r.bucket, configPolicy)
-	if errors.Is(err, engine.ErrNoSuchConfig) {
-		return errNoSuchBucketPolicy
-	}
-	if err != nil {
-		return err
-	}
-	r.ctx.SetContentType("application/json")
-	r.ctx.SetStatusCode(fasthttp.StatusOK)
-	r.ctx.SetBody(doc)
-	return nil
+	return s.getBucketConfig(r, configPolicy, errNoSuchBucketPolicy, "application/json")
 }
 
 func (s *Server) putBucketPolicy(r *request) error {
@@ -395,9 +381,5 @@ func (s *Server) putBucketPolicy(r *request) error {
 }
 
 func (s *Server) deleteBucketPolicy(r *request) error {
-	if err := s.store.DeleteBucketConfig(r.bucket, configPolicy); err != nil {
-		return err
-	}
-	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
-	return nil
+	return s.deleteBucketConfig(r, configPolicy)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -279,11 +280,11 @@ func (s *Server) serve(r *request) error {
 	if origin := r.header("Origin"); origin != "" && r.bucket != "" {
 		s.corsHeaders(r, origin)
 	}
-	r.anonymous = sigv4.Anonymous(&r.sreq)
-	if !r.anonymous {
-		if err := s.authenticate(r); err != nil {
+	if err := s.authenticate(r); err != nil {
+		if !errors.Is(err, sigv4.ErrNoCredentials) {
 			return err
 		}
+		r.anonymous = true // the bucket policy decides, once the route is known
 	}
 	rt, err := s.match(r)
 	if err != nil {

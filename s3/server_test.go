@@ -22,10 +22,22 @@ func startInProcess(t *testing.T, cfg Config) (*minio.Client, *Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveInProcess(t, st, cfg, nil)
+}
+
+// serveInProcess serves st with the test credentials (ak/secretsecret) on a
+// loopback port until the test ends, then closes st. prepare, when set,
+// adjusts the server before it serves.
+func serveInProcess(t *testing.T, st *engine.Store, cfg Config, prepare func(*Server)) (*minio.Client, *Server) {
+	t.Helper()
 	cfg.Store, cfg.AccessKey, cfg.SecretKey = st, "ak", "secretsecret"
 	srv := NewServer(cfg)
+	if prepare != nil {
+		prepare(srv)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		st.Close()
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)

@@ -37,6 +37,12 @@ func malformedQuery(why string) *Error {
 	return newErr(CodeAuthorizationQueryParametersError, why)
 }
 
+// ErrNoCredentials is Verify's answer to a request that carries no
+// credentials at all: no Authorization header and no presigned or V2 query
+// parameters. It is an AccessDenied, which a server may instead decide by
+// its own access policy (an anonymous request).
+var ErrNoCredentials = newErr(CodeAccessDenied, "Access Denied.")
+
 var (
 	errAccessDenied = newErr(CodeAccessDenied, "Access Denied.")
 	errNoDate       = newErr(CodeAccessDenied, "AWS authentication requires a valid Date or x-amz-date header")

@@ -297,7 +297,8 @@ func (v *Verifier) regionOK(region string) bool {
 }
 
 // Verify authenticates r by its Authorization header or presigned query.
-// Errors are *Error; a request with neither gets AccessDenied.
+// Errors are *Error; a request with no credentials at all gets
+// ErrNoCredentials.
 func (v *Verifier) Verify(r *Request) (*Auth, error) {
 	params := parseQuery(r.RawQuery, make([]queryParam, 0, 8))
 	authz := r.header("authorization")
@@ -314,8 +315,10 @@ func (v *Verifier) Verify(r *Request) (*Auth, error) {
 		a, err = v.verifyPresigned(r, params)
 	case hasParam(params, "AWSAccessKeyId") && hasParam(params, "Signature"):
 		err = errV2
+	case hasParam(params, "AWSAccessKeyId") || hasParam(params, "Signature"):
+		err = errAccessDenied // half of a V2 signature: not anonymous either
 	default:
-		err = errAccessDenied
+		err = ErrNoCredentials
 	}
 	if err != nil {
 		return nil, err
@@ -546,20 +549,4 @@ func computeSignature(bp *[]byte, a *Auth, r *Request, path string, params []que
 	m.Write(b)
 	m.Sum(sig[:0])
 	return sig
-}
-
-// Anonymous reports whether r carries no credentials at all: no
-// Authorization header and no presigned (V4 or V2) query parameters. Such a
-// request is for the server's access policy to decide; Verify refuses it.
-func Anonymous(r *Request) bool {
-	if r.header("authorization") != "" {
-		return false
-	}
-	params := parseQuery(r.RawQuery, make([]queryParam, 0, 8))
-	for _, p := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "AWSAccessKeyId", "Signature"} {
-		if hasParam(params, p) {
-			return false
-		}
-	}
-	return true
 }

@@ -98,11 +98,22 @@ func (g *globals) openOffline() (*engine.Store, error) {
 	return st, nil
 }
 
-func offlineOnly(g *globals, what string) error {
+// server returns a client of the running lsmd that command what needs;
+// offline mode (--data) only serves stats and verify.
+func (g *globals) server(what string) (*client, error) {
 	if len(g.data) > 0 {
-		return fmt.Errorf("%s needs a running lsmd; offline mode (--data) supports stats and verify", what)
+		return nil, fmt.Errorf("%s needs a running lsmd; offline mode (--data) supports stats and verify", what)
 	}
-	return nil
+	return g.client()
+}
+
+// rateQuery is the query of a verify or heal job.
+func rateQuery(rate int64) url.Values {
+	q := url.Values{}
+	if rate != 0 {
+		q.Set("rate", strconv.FormatInt(rate, 10))
+	}
+	return q
 }
 
 func statsCmd(g *globals) *cobra.Command {
@@ -161,7 +172,7 @@ func statsCmd(g *globals) *cobra.Command {
 // runJob starts a job and, if wait, follows it with a progress bar until it
 // ends.
 func runJob(g *globals, path string, q url.Values, wait bool) (s3.JobStatus, error) {
-	c, err := g.client()
+	c, err := g.server(path)
 	if err != nil {
 		return s3.JobStatus{}, err
 	}
@@ -225,9 +236,6 @@ func compactCmd(g *globals) *cobra.Command {
 		Short: "Reclaim the space of deleted and overwritten objects (all eligible segments, or one)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := offlineOnly(g, "compact"); err != nil {
-				return err
-			}
 			q := url.Values{}
 			if segment != 0 {
 				q.Set("segment", strconv.FormatUint(segment, 10))
@@ -286,7 +294,6 @@ func verifyCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var res engine.ScrubResult
-			var st s3.JobStatus
 			if len(g.data) > 0 {
 				store, err := g.openOffline()
 				if err != nil {
@@ -302,14 +309,9 @@ func verifyCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				st.Result = res
 			} else {
-				q := url.Values{}
-				if rate != 0 {
-					q.Set("rate", strconv.FormatInt(rate, 10))
-				}
-				var err error
-				if st, err = runJob(g, "verify", q, true); err != nil {
+				st, err := runJob(g, "verify", rateQuery(rate), true)
+				if err != nil {
 					return err
 				}
 				if err := decodeResult(st, &res); err != nil {
@@ -341,14 +343,7 @@ func healCmd(g *globals) *cobra.Command {
 		Short: "Rebuild missing or corrupt shards and replicas onto their drives",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := offlineOnly(g, "heal"); err != nil {
-				return err
-			}
-			q := url.Values{}
-			if rate != 0 {
-				q.Set("rate", strconv.FormatInt(rate, 10))
-			}
-			st, err := runJob(g, "heal", q, true)
+			st, err := runJob(g, "heal", rateQuery(rate), true)
 			if err != nil {
 				return err
 			}
@@ -381,10 +376,7 @@ func jobsCmd(g *globals) *cobra.Command {
 		Short: "List the server's maintenance jobs, or show one",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := offlineOnly(g, "jobs"); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.server("jobs")
 			if err != nil {
 				return err
 			}
@@ -420,10 +412,7 @@ func cancelCmd(g *globals) *cobra.Command {
 		Short: "Cancel a running job",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := offlineOnly(g, "cancel"); err != nil {
-				return err
-			}
-			c, err := g.client()
+			c, err := g.server("cancel")
 			if err != nil {
 				return err
 			}

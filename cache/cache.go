@@ -1,5 +1,5 @@
-// Package cache owns the read cache of decoded blocks, keyed by
-// (segment id, block number), and its metrics. It is a thin wrapper over
+// Package cache owns the read cache of decoded blocks and block pieces,
+// keyed by (segment id, block number, piece), and its metrics. It is a thin wrapper over
 // ristretto whose cost unit is the byte, and it imports nothing of the
 // project.
 package cache
@@ -14,10 +14,13 @@ import (
 // DefaultBlockSize is the block size assumed when Options.BlockSize is 0.
 const DefaultBlockSize = 64 << 10
 
-// Key names one logical block of one segment.
+// Key names one logical block of one segment, or one piece of it.
 type Key struct {
 	Segment uint64
 	Block   uint32
+	// Piece is 0 for the whole block; the engine caches pieces of a block
+	// it read only in part as Piece 1, 2, ...
+	Piece uint16
 }
 
 // Options configures a Cache.
@@ -106,6 +109,23 @@ func (c *Cache) Get(k Key) ([]byte, bool) {
 	return nil, false
 }
 
+// GetEither returns the block stored under a, else the one under b, counting
+// one hit or one miss. fromB tells which key it found.
+func (c *Cache) GetEither(a, b Key) (v []byte, fromB, ok bool) {
+	if c.rc != nil {
+		if e, ok := c.rc.Get(hashKey(a)); ok && e.key == a {
+			c.hits.Add(1)
+			return e.b, false, true
+		}
+		if e, ok := c.rc.Get(hashKey(b)); ok && e.key == b {
+			c.hits.Add(1)
+			return e.b, true, true
+		}
+	}
+	c.misses.Add(1)
+	return nil, false, false
+}
+
 // Set offers b as the block for k, at a cost of len(b) bytes. The cache keeps
 // b: the caller must not modify it afterwards. Set reports whether ristretto
 // accepted the block into its buffer; the admission policy may still refuse
@@ -189,12 +209,12 @@ func (m Metrics) HitRatio() float64 {
 
 // Key hashing.
 //
-// ristretto keys items by a uint64, but a Key has 96 bits, so no uint64 can
+// ristretto keys items by a uint64, but a Key has 112 bits, so no uint64 can
 // name every Key. hashKey splits a Key into lo, the low 44 bits of Segment
-// over the low 20 bits of Block, and hi, the remaining 32 bits, and returns
-// mix(lo ^ mix(hi)). mix is a bijection with mix(0) == 0, so keys with
-// Segment < 2^44 and Block < 2^20 (64 GiB segments of 64 KiB blocks) map to
-// distinct hashes. Larger keys may share a hash with another key; since each
+// over the low 20 bits of Block, and hi, the remaining 48 bits (Piece
+// included), and returns mix(lo ^ mix(hi)). mix is a bijection with
+// mix(0) == 0, so whole-block keys with Segment < 2^44 and Block < 2^20
+// (64 GiB segments of 64 KiB blocks) map to distinct hashes. Larger keys may share a hash with another key; since each
 // entry stores its Key and Get compares it, such a collision makes the two
 // keys evict each other, but Get never returns another key's block.
 const (
@@ -204,7 +224,7 @@ const (
 
 func hashKey(k Key) uint64 {
 	lo := k.Segment<<blockBits | uint64(k.Block&blockMask)
-	hi := k.Segment>>(64-blockBits) | uint64(k.Block>>blockBits)<<blockBits
+	hi := k.Segment>>(64-blockBits) | uint64(k.Block>>blockBits)<<blockBits | uint64(k.Piece)<<32
 	return mix(lo ^ mix(hi))
 }
 

@@ -80,9 +80,10 @@ func TestBadOptions(t *testing.T) {
 // Segment<<20|Block, Segment<<20^Block) must stay distinct.
 func TestNoAliasing(t *testing.T) {
 	keys := []Key{
-		{0, 5}, {1 << 32, 5}, {1 << 44, 5}, {1 << 63, 5}, {1<<44 | 1<<63, 5},
-		{1, 0}, {0, 1 << 20}, {0, 1 << 31}, {1 << 11, 0},
-		{3, 1<<20 | 7}, {4, 7}, {^uint64(0), ^uint32(0)}, {^uint64(0) >> 20, 1<<20 - 1},
+		{0, 5, 0}, {1 << 32, 5, 0}, {1 << 44, 5, 0}, {1 << 63, 5, 0}, {1<<44 | 1<<63, 5, 0},
+		{1, 0, 0}, {0, 1 << 20, 0}, {0, 1 << 31, 0}, {1 << 11, 0, 0},
+		{3, 1<<20 | 7, 0}, {4, 7, 0}, {^uint64(0), ^uint32(0), 0}, {^uint64(0) >> 20, 1<<20 - 1, 0},
+		{0, 5, 1}, {0, 5, 2}, {1, 0, 1}, {7, 3, 1}, {7, 3, 16}, {^uint64(0), ^uint32(0), ^uint16(0)},
 	}
 	seen := map[uint64]Key{}
 	for _, k := range keys {
@@ -114,9 +115,9 @@ func TestHashInjectiveInDomain(t *testing.T) {
 		for _, seg := range []uint64{s, 1<<44 - 1 - s} {
 			for b := uint32(0); b < 1<<9; b++ {
 				for _, blk := range []uint32{b, 1<<20 - 1 - b} {
-					h := hashKey(Key{seg, blk})
+					h := hashKey(Key{Segment: seg, Block: blk})
 					if _, dup := seen[h]; dup {
-						t.Fatalf("collision at %v", Key{seg, blk})
+						t.Fatalf("collision at %v", Key{Segment: seg, Block: blk})
 					}
 					seen[h] = struct{}{}
 				}

@@ -11,17 +11,18 @@ import (
 // bixMap is a sealed segment's block index, mapped into memory when the file
 // has a descriptor and read into a buffer otherwise (in-memory filesystems).
 type bixMap struct {
-	data   []byte
-	count  int
-	mapped bool
+	data      []byte
+	count     int
+	entrySize int
+	mapped    bool
 }
 
 func (m *bixMap) entry(n uint32) (blockEntry, bool) {
 	if int(n) >= m.count {
 		return blockEntry{}, false
 	}
-	off := bixHeaderSize + int(n)*bixEntrySize
-	return getBixEntry(m.data[off : off+bixEntrySize]), true
+	off := bixHeaderSize + int(n)*m.entrySize
+	return getBixEntry(m.data[off : off+m.entrySize]), true
 }
 
 func (m *bixMap) close() error {
@@ -60,12 +61,12 @@ func openBix(fs vfs.FS, path string, id uint64, blockSize int) (*bixMap, error) 
 			return nil, err
 		}
 	}
-	n, ok := checkBix(m.data, id, blockSize)
+	n, entrySize, ok := checkBix(m.data, id, blockSize)
 	if !ok {
 		m.close()
 		return nil, fmt.Errorf("%w: block index %s", ErrCorrupt, path)
 	}
-	m.count = n
+	m.count, m.entrySize = n, entrySize
 	return m, nil
 }
 

@@ -258,6 +258,7 @@ func (s *Store) relocate(ctx context.Context, j relocJob, limiter *rateLimiter) 
 	defer unpin(rec)
 	frames := make([]byte, 0, s.opts.ChunkBlocks*(s.opts.BlockSize+frameHeaderSize))
 	var metas []blockEntry
+	var crcs []byte // chunk checksums of metas, copied by appendBlocks
 	flush := func() error {
 		if len(metas) == 0 {
 			return nil
@@ -269,7 +270,7 @@ func (s *Store) relocate(ctx context.Context, j relocJob, limiter *rateLimiter) 
 		rec.pins = append(rec.pins, seg)
 		rec.newRuns = append(rec.newRuns, r)
 		copied += int64(len(frames))
-		frames, metas = frames[:0], metas[:0]
+		frames, metas, crcs = frames[:0], metas[:0], crcs[:0]
 		return limiter.wait(ctx, r.phys)
 	}
 	for b := j.old.first; b < j.old.first+j.old.count; b++ {
@@ -280,11 +281,13 @@ func (s *Store) relocate(ctx context.Context, j relocJob, limiter *rateLimiter) 
 		start := len(frames)
 		frames = append(frames, make([]byte, frameHeaderSize+int(e.physLen))...)
 		payload := frames[start+frameHeaderSize:]
-		if _, err := s.readPayload(sg, payload, e); err != nil {
+		if _, err := s.readPayload(sg, payload, wholePayload(e)); err != nil {
 			return false, copied, err
 		}
 		putFrameHeader(frames[start:], frameHeader{typ: frameBlock, flags: e.flags, logicalLen: e.logLen, payloadLen: e.physLen, payloadCRC: e.crc})
-		metas = append(metas, blockEntry{off: int64(start + frameHeaderSize), physLen: e.physLen, logLen: e.logLen, crc: e.crc, flags: e.flags})
+		m := blockEntry{off: int64(start + frameHeaderSize), physLen: e.physLen, logLen: e.logLen, crc: e.crc, flags: e.flags}
+		m.withChunks(&crcs, payload)
+		metas = append(metas, m)
 		if len(metas) == s.opts.ChunkBlocks {
 			if err := flush(); err != nil {
 				return false, copied, err

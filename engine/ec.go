@@ -160,33 +160,68 @@ func (s *Store) openShard(id uint64, i int, e *ecSet) (vfs.File, []uint32, error
 	return f, crcs, nil
 }
 
-// readPayload reads and verifies one block payload of sg, from its mirrors
-// or, for an encoded segment, from its data shard, reconstructing from the
-// other shards when that fails.
-func (s *Store) readPayload(sg *segment, buf []byte, e blockEntry) (int, error) {
+// piece is a verifiable part of a block payload: bytes [lo, hi), either
+// the whole payload (checked by the block CRC) or a run of whole chunks
+// (checked by the chunk CRCs).
+type piece struct {
+	e      blockEntry
+	lo, hi int
+}
+
+func wholePayload(e blockEntry) piece { return piece{e: e, hi: int(e.physLen)} }
+
+// off is the piece's offset in the segment.
+func (p piece) off() int64 { return p.e.off + int64(p.lo) }
+
+func (p piece) verify(b []byte) bool {
+	if len(b) != p.hi-p.lo {
+		return false
+	}
+	if p.lo == 0 && p.hi == int(p.e.physLen) {
+		return crc32c(b) == p.e.crc
+	}
+	return p.e.hasChunks() && p.lo%chunkSize == 0 && p.e.chunksMatch(p.lo/chunkSize, b)
+}
+
+// diskIO counts the reads a block read made and the bytes they asked for.
+type diskIO struct {
+	reads int
+	bytes int64
+}
+
+func (d *diskIO) add(reads int, size int) {
+	d.reads += reads
+	d.bytes += int64(reads) * int64(size)
+}
+
+// readPayload reads and verifies piece p of a block payload of sg into buf
+// (len(buf) == p.hi-p.lo), from its mirrors or, for an encoded segment, from
+// its data shards, reconstructing from the other shards when that fails.
+func (s *Store) readPayload(sg *segment, buf []byte, p piece) (diskIO, error) {
+	var dio diskIO
 	sg.mu.RLock()
 	ec := sg.ec
 	sg.mu.RUnlock()
 	if ec == nil {
-		reads, failed, err := sg.readVerified(buf, e)
+		reads, failed, err := sg.readVerified(buf, p)
 		s.counters.driveErrors.Add(int64(failed))
-		return reads, err
+		dio.add(reads, len(buf))
+		return dio, err
 	}
-	ext := mapRange(e.off, len(buf), ec.k, ec.b)
-	reads := 0
+	ext := mapRange(p.off(), len(buf), ec.k, ec.b)
 	var missing []shardExtent
 	for _, x := range ext {
 		f := ec.file(x.shard)
 		if f != nil {
-			reads++
+			dio.add(1, x.length)
 			if n, _ := f.ReadAt(buf[x.bufOff:x.bufOff+x.length], shardHeaderSize+x.off); n == x.length {
 				continue
 			}
 		}
 		missing = append(missing, x)
 	}
-	if len(missing) == 0 && crc32c(buf) == e.crc {
-		return reads, nil
+	if len(missing) == 0 && p.verify(buf) {
+		return dio, nil
 	}
 	// Degraded: rebuild the pieces whose shard is gone from the same
 	// interval of the other shards.
@@ -194,35 +229,36 @@ func (s *Store) readPayload(sg *segment, buf []byte, e blockEntry) (int, error) 
 	for _, x := range missing {
 		s.queueHeal(sg.id, x.shard)
 		n, err := s.reconstruct(ec, x.shard, x.off, buf[x.bufOff:x.bufOff+x.length])
-		reads += n
+		dio.add(n, x.length)
 		if err != nil {
-			return reads, fmt.Errorf("segment %016x: %w", sg.id, err)
+			return dio, fmt.Errorf("segment %016x: %w", sg.id, err)
 		}
 	}
-	if crc32c(buf) == e.crc {
-		return reads, nil
+	if p.verify(buf) {
+		return dio, nil
 	}
 	// Some shard returned bad bytes: take each piece from its own
 	// shard-block if that verifies against its checksum, else rebuild it
 	// from the shard-blocks of the row that do.
 	for _, x := range ext {
 		row, in := x.off/ec.b, x.off%ec.b
-		if b, n := readShardBlock(ec, x.shard, row); b != nil {
-			reads += n
+		b, n := readShardBlock(ec, x.shard, row)
+		dio.add(n, int(ec.b))
+		if b != nil {
 			copy(buf[x.bufOff:x.bufOff+x.length], b[in:])
 			continue
 		}
 		s.queueHeal(sg.id, x.shard)
 		n, err := s.reconstructVerified(ec, x.shard, x.off, buf[x.bufOff:x.bufOff+x.length])
-		reads += n
+		dio.add(n, int(ec.b))
 		if err != nil {
-			return reads, fmt.Errorf("segment %016x: %w", sg.id, err)
+			return dio, fmt.Errorf("segment %016x: %w", sg.id, err)
 		}
 	}
-	if crc32c(buf) != e.crc {
-		return reads, fmt.Errorf("%w: segment %016x block at %d, even rebuilt from parity", ErrCorrupt, sg.id, e.off)
+	if !p.verify(buf) {
+		return dio, fmt.Errorf("%w: segment %016x block at %d, even rebuilt from parity", ErrCorrupt, sg.id, p.e.off)
 	}
-	return reads, nil
+	return dio, nil
 }
 
 // errTooManyLost is returned when fewer than k shards can serve a range.
@@ -472,7 +508,7 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 }
 
 // verifyMirror checks every block payload of a sealed segment's mirror
-// against the block index, streaming the file once.
+// against the block index, chunk checksums included, streaming the file once.
 func (s *Store) verifyMirror(sg *segment, f vfs.File) error {
 	n := sg.numBlocks()
 	var buf []byte
@@ -484,6 +520,9 @@ func (s *Store) verifyMirror(sg *segment, f vfs.File) error {
 		buf = buf[:e.physLen]
 		if m, _ := f.ReadAt(buf, e.off); m != len(buf) || crc32.Checksum(buf, crcTable) != e.crc {
 			return fmt.Errorf("%w: block %d at %d", ErrCorrupt, i, e.off)
+		}
+		if e.hasChunks() && !e.chunksMatch(0, buf) {
+			return fmt.Errorf("%w: block %d at %d: chunk checksums disagree with the data", ErrCorrupt, i, e.off)
 		}
 	}
 	return nil

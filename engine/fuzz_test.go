@@ -91,20 +91,30 @@ func FuzzScanSegment(f *testing.F) {
 	})
 }
 
-// FuzzBlockIndex: checkBix accepts only well-formed files, and then every
-// entry is addressable.
+// FuzzBlockIndex: checkBix accepts only well-formed files, of either
+// version, and then every entry is addressable and its chunk checksums, if
+// any, cover its payload.
 func FuzzBlockIndex(f *testing.F) {
-	f.Add(encodeBix(9, DefaultBlockSize, []blockEntry{{off: 52, physLen: 10, logLen: 10, crc: 1}}))
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 1000)
+	var arena []byte
+	e := blockEntry{off: 52, physLen: uint32(len(payload)), logLen: uint32(len(payload)), crc: crc32c(payload)}
+	e.withChunks(&arena, payload)
+	f.Add(encodeBix(9, DefaultBlockSize, []blockEntry{{off: 52, physLen: 10, logLen: 10, crc: 1}, e, {off: 9000, physLen: 7000, logLen: 9000, flags: flagZstd}}))
 	f.Add(encodeBix(9, DefaultBlockSize, nil))
+	f.Add(encodeBixV1(9, DefaultBlockSize, []blockEntry{{off: 52, physLen: 10, logLen: 10, crc: 1}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		n, ok := checkBix(b, 9, DefaultBlockSize)
+		n, size, ok := checkBix(b, 9, DefaultBlockSize)
 		if !ok {
 			return
 		}
-		m := &bixMap{data: b, count: n}
+		m := &bixMap{data: b, count: n, entrySize: size}
 		for i := 0; i < n; i++ {
-			if _, ok := m.entry(uint32(i)); !ok {
+			e, ok := m.entry(uint32(i))
+			if !ok {
 				t.Fatal("entry missing")
+			}
+			if e.chunks != nil && len(e.chunks) != 4*chunkCount(int(e.physLen)) {
+				t.Fatalf("entry %d: %d bytes of chunk checksums for %d bytes", i, len(e.chunks), e.physLen)
 			}
 		}
 		if _, ok := m.entry(uint32(n)); ok {

@@ -399,7 +399,7 @@ func (s *Store) scrubBix(sg *segment) []Problem {
 		b, err := readWhole(s.fs, s.fs.PathJoin(s.segDir(d), bixName(sg.id)))
 		if err != nil {
 			probs = append(probs, Problem{sg.id, bixShard, d, "block index missing"})
-		} else if _, ok := checkBix(b, sg.id, s.opts.BlockSize); !ok || !bytes.Equal(b, m.data) {
+		} else if _, _, ok := checkBix(b, sg.id, s.opts.BlockSize); !ok || !bytes.Equal(b, m.data) {
 			probs = append(probs, Problem{sg.id, bixShard, d, "block index corrupt"})
 		}
 	}
@@ -411,7 +411,7 @@ func (s *Store) rebuildBix(sg *segment, drive string) (int64, error) {
 	sg.mu.RLock()
 	data := append([]byte(nil), sg.bix.data...)
 	sg.mu.RUnlock()
-	if _, ok := checkBix(data, sg.id, s.opts.BlockSize); !ok {
+	if _, _, ok := checkBix(data, sg.id, s.opts.BlockSize); !ok {
 		return 0, fmt.Errorf("%w: in-memory block index of segment %016x", ErrCorrupt, sg.id)
 	}
 	return int64(len(data)), writeFileSync(s.fs, s.fs.PathJoin(s.segDir(drive), bixName(sg.id)), data)

@@ -221,15 +221,10 @@ func (o *Object) visitRange(off, n int64, f func([]byte) error) error {
 		if !ok {
 			return fmt.Errorf("%w: block %d missing from extent", ErrCorrupt, local/bs)
 		}
-		data, err := o.s.readBlock(seg, num)
+		chunk, err := o.s.readBlockRange(seg, num, local%bs, min(n, x.size-local))
 		if err != nil {
 			return err
 		}
-		within := local % bs
-		if within >= int64(len(data)) {
-			return fmt.Errorf("%w: short block", ErrCorrupt)
-		}
-		chunk := data[within:min(int64(len(data)), within+n, x.size-local+within)]
 		if err := f(chunk); err != nil {
 			return err
 		}
@@ -250,30 +245,109 @@ func locate(runs []run, b uint32) (uint64, uint32, bool) {
 	return 0, 0, false
 }
 
-// readBlock returns the decoded block num of segment id: from the cache, or
-// with one positioned read verified by CRC32C.
-func (s *Store) readBlock(id uint64, num uint32) ([]byte, error) {
-	k := cache.Key{Segment: id, Block: num}
-	if b, ok := s.cache.Get(k); ok {
-		return b, nil
+// readBlockRange returns between 1 and n bytes of block num of segment id
+// from offset lo in the block: from the cache, or with one positioned read
+// verified by CRC32C. A small range of an uncompressed block reads and
+// caches only the chunks it touches (see readChunks); anything else reads
+// and caches the whole block.
+func (s *Store) readBlockRange(id uint64, num uint32, lo, n int64) ([]byte, error) {
+	const cs = chunkSize
+	n = min(n, int64(s.opts.BlockSize)-lo)
+	block := cache.Key{Segment: id, Block: num}
+	c0, c1 := lo/cs, (lo+n-1)/cs
+	if (c1-c0+1)*cs*2 > int64(s.opts.BlockSize) {
+		b, ok := s.cache.Get(block)
+		if !ok {
+			var err error
+			if b, err = s.readBlock(id, num); err != nil {
+				return nil, err
+			}
+		}
+		return clip(b, lo, n)
 	}
+	b, isPiece, ok := s.cache.GetEither(block, cache.Key{Segment: id, Block: num, Piece: uint16(c0 + 1)})
+	switch {
+	case ok && isPiece:
+		return clip(b, lo-c0*cs, n)
+	case ok:
+		return clip(b, lo, n)
+	}
+	if b, ok := s.readChunks(id, num, c0, c1); ok {
+		return clip(b, lo-c0*cs, n)
+	}
+	b, err := s.readBlock(id, num)
+	if err != nil {
+		return nil, err
+	}
+	return clip(b, lo, n)
+}
+
+// clip returns b[lo:lo+n], shortened to what b holds.
+func clip(b []byte, lo, n int64) ([]byte, error) {
+	if lo >= int64(len(b)) || n <= 0 {
+		return nil, fmt.Errorf("%w: short block", ErrCorrupt)
+	}
+	return b[lo:min(int64(len(b)), lo+n)], nil
+}
+
+// blockEntry returns segment id's entry for block num, checked for sizes a
+// block cannot have.
+func (s *Store) blockEntry(id uint64, num uint32) (*segment, blockEntry, error) {
 	s.segMu.RLock()
 	sg := s.segs[id]
 	s.segMu.RUnlock()
 	if sg == nil {
-		return nil, fmt.Errorf("%w: segment %016x", errNoSegment, id)
+		return nil, blockEntry{}, fmt.Errorf("%w: segment %016x", errNoSegment, id)
 	}
 	e, ok := sg.entry(num)
 	if !ok {
-		return nil, fmt.Errorf("%w: block %d beyond segment %016x", ErrCorrupt, num, id)
+		return nil, blockEntry{}, fmt.Errorf("%w: block %d beyond segment %016x", ErrCorrupt, num, id)
 	}
 	if e.logLen > uint32(s.opts.BlockSize) || e.physLen > uint32(2*s.opts.BlockSize) {
-		return nil, fmt.Errorf("%w: block %d of segment %016x has impossible sizes", ErrCorrupt, num, id)
+		return nil, blockEntry{}, fmt.Errorf("%w: block %d of segment %016x has impossible sizes", ErrCorrupt, num, id)
+	}
+	return sg, e, nil
+}
+
+// readChunks reads chunks c0 to c1 of a block, verified by their
+// checksums, and caches each as a piece of the block. ok is false when the
+// block must be read whole instead: it is compressed, has no chunk
+// checksums, or the chunks failed to read or verify (the whole-block path
+// then tries every replica and the parity, and reports the error).
+func (s *Store) readChunks(id uint64, num uint32, c0, c1 int64) (b []byte, ok bool) {
+	const cs = chunkSize
+	sg, e, err := s.blockEntry(id, num)
+	if err != nil || !e.hasChunks() || c0*cs >= int64(e.physLen) {
+		return nil, false
+	}
+	p := piece{e: e, lo: int(c0 * cs), hi: int(min((c1+1)*cs, int64(e.physLen)))}
+	buf := make([]byte, p.hi-p.lo)
+	dio, err := s.readPayload(sg, buf, p)
+	s.countReads(dio)
+	if err != nil {
+		return nil, false
+	}
+	for c := 0; c*cs < len(buf); c++ {
+		end := min((c+1)*cs, len(buf))
+		s.cache.Set(cache.Key{Segment: id, Block: num, Piece: uint16(int(c0) + c + 1)}, buf[c*cs:end:end])
+	}
+	return buf, true
+}
+
+func (s *Store) countReads(dio diskIO) {
+	s.counters.diskReads.Add(int64(dio.reads))
+	s.counters.diskBytesRead.Add(dio.bytes)
+}
+
+// readBlock reads, verifies, decodes and caches block num of segment id.
+func (s *Store) readBlock(id uint64, num uint32) ([]byte, error) {
+	sg, e, err := s.blockEntry(id, num)
+	if err != nil {
+		return nil, err
 	}
 	buf := make([]byte, e.physLen)
-	reads, err := s.readPayload(sg, buf, e)
-	s.counters.diskReads.Add(int64(reads))
-	s.counters.diskBytesRead.Add(int64(reads) * int64(e.physLen))
+	dio, err := s.readPayload(sg, buf, wholePayload(e))
+	s.countReads(dio)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +361,7 @@ func (s *Store) readBlock(id uint64, num uint32) ([]byte, error) {
 	if len(data) != int(e.logLen) {
 		return nil, fmt.Errorf("%w: block %d of segment %016x decodes to %d bytes, want %d", ErrCorrupt, num, id, len(data), e.logLen)
 	}
-	s.cache.Set(k, data)
+	s.cache.Set(cache.Key{Segment: id, Block: num}, data)
 	return data, nil
 }
 

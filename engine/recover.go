@@ -327,6 +327,7 @@ func scanFile(f vfs.File, id uint64, blockSize int, applied logPos) (int64, []bl
 		return 0, nil, nil, nil
 	}
 	var blocks []blockEntry
+	var crcs []byte // chunk checksums of blocks; append-only
 	var recs []scannedRecord
 	off := int64(segHeaderSize)
 	fh := make([]byte, frameHeaderSize)
@@ -359,7 +360,9 @@ func scanFile(f vfs.File, id uint64, blockSize int, applied logPos) (int64, []bl
 		}
 		end := off + frameHeaderSize + int64(h.payloadLen)
 		if h.typ == frameBlock {
-			blocks = append(blocks, blockEntry{off: off + frameHeaderSize, physLen: h.payloadLen, logLen: h.logicalLen, crc: h.payloadCRC, flags: h.flags})
+			e := blockEntry{off: off + frameHeaderSize, physLen: h.payloadLen, logLen: h.logicalLen, crc: h.payloadCRC, flags: h.flags}
+			e.withChunks(&crcs, payload)
+			blocks = append(blocks, e)
 		} else if pos := (logPos{seg: id, off: end}); applied.less(pos) {
 			rec, err := decodeRecord(bytes.Clone(payload))
 			if err != nil {

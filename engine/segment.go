@@ -20,6 +20,8 @@ type segment struct {
 
 	mu     sync.RWMutex
 	blocks []blockEntry // open: the block index, grown by appends
+	// chunkCRCs holds the chunk checksums blocks point into; append-only.
+	chunkCRCs []byte
 	bix    *bixMap      // sealed: the block index file
 	ec     *ecSet       // erasure-coded: the shards (files is then nil)
 
@@ -120,10 +122,10 @@ func (sg *segment) sync() error {
 // could serve a read.
 var errReplicas = errors.New("engine: no replica could serve the read")
 
-// readVerified reads the payload of e into buf and checks its CRC, trying
-// each replica in turn. It returns the number of disk reads made and how
-// many of them failed or returned corrupt bytes.
-func (sg *segment) readVerified(buf []byte, e blockEntry) (reads, failed int, err error) {
+// readVerified reads piece p into buf and verifies it, trying each replica
+// in turn. It returns the number of disk reads made and how many of them
+// failed or returned corrupt bytes.
+func (sg *segment) readVerified(buf []byte, p piece) (reads, failed int, err error) {
 	var last error = io.ErrUnexpectedEOF
 	sg.mu.RLock()
 	files := sg.files
@@ -133,7 +135,7 @@ func (sg *segment) readVerified(buf []byte, e blockEntry) (reads, failed int, er
 			continue
 		}
 		reads++
-		n, rerr := f.ReadAt(buf, e.off)
+		n, rerr := f.ReadAt(buf, p.off())
 		if n == len(buf) {
 			rerr = nil
 		}
@@ -142,7 +144,7 @@ func (sg *segment) readVerified(buf []byte, e blockEntry) (reads, failed int, er
 			failed++
 			continue
 		}
-		if crc32c(buf) != e.crc {
+		if !p.verify(buf) {
 			last = ErrCorrupt
 			failed++
 			continue
@@ -150,7 +152,7 @@ func (sg *segment) readVerified(buf []byte, e blockEntry) (reads, failed int, er
 		return reads, failed, nil
 	}
 	if errors.Is(last, ErrCorrupt) {
-		return reads, failed, fmt.Errorf("%w: segment %016x block at offset %d", ErrCorrupt, sg.id, e.off)
+		return reads, failed, fmt.Errorf("%w: segment %016x block at offset %d", ErrCorrupt, sg.id, p.e.off)
 	}
 	return reads, failed, fmt.Errorf("%w: segment %016x: %w", errReplicas, sg.id, last)
 }

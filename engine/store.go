@@ -349,6 +349,7 @@ func (s *Store) appendBlocks(frames []byte, metas []blockEntry) (run, *segment, 
 	first := len(sg.blocks)
 	for _, m := range metas {
 		m.off += base
+		m.keepChunks(&sg.chunkCRCs)
 		sg.blocks = append(sg.blocks, m)
 	}
 	sg.mu.Unlock()
@@ -615,7 +616,7 @@ func (s *Store) seal(sg *segment, size int64) error {
 	}
 	sg.mu.Lock()
 	sg.bix = m
-	sg.blocks = nil
+	sg.blocks, sg.chunkCRCs = nil, nil
 	sg.mu.Unlock()
 	sg.sealedSize.Store(size)
 	sg.sealed.Store(true)

@@ -20,6 +20,7 @@ type chunkWriter struct {
 	raw    []byte // one logical block
 	frames []byte // framed blocks of the current chunk
 	metas  []blockEntry
+	crcs   []byte // chunk checksums of metas (copied by appendBlocks)
 	md5    hash.Hash
 	// misses counts consecutive blocks of this body that did not
 	// compress; skipped counts blocks not tried since (see addBlock).
@@ -41,7 +42,7 @@ func (s *Store) getChunkWriter() *chunkWriter {
 }
 
 func (s *Store) putChunkWriter(w *chunkWriter) {
-	w.frames, w.metas = w.frames[:0], w.metas[:0]
+	w.frames, w.metas, w.crcs = w.frames[:0], w.metas[:0], w.crcs[:0]
 	s.chunks.Put(w)
 }
 
@@ -81,7 +82,9 @@ func (s *Store) addBlock(w *chunkWriter, raw []byte) {
 	}
 	crc := crc32c(payload)
 	putFrameHeader(w.frames[start:], frameHeader{typ: frameBlock, flags: flags, logicalLen: uint32(len(raw)), payloadLen: uint32(len(payload)), payloadCRC: crc})
-	w.metas = append(w.metas, blockEntry{off: int64(start + frameHeaderSize), physLen: uint32(len(payload)), logLen: uint32(len(raw)), crc: crc, flags: flags})
+	e := blockEntry{off: int64(start + frameHeaderSize), physLen: uint32(len(payload)), logLen: uint32(len(raw)), crc: crc, flags: flags}
+	e.withChunks(&w.crcs, payload)
+	w.metas = append(w.metas, e)
 }
 
 func (s *Store) flushChunk(w *chunkWriter, rec *record) error {
@@ -89,7 +92,7 @@ func (s *Store) flushChunk(w *chunkWriter, rec *record) error {
 		return nil
 	}
 	r, sg, err := s.appendBlocks(w.frames, w.metas)
-	w.frames, w.metas = w.frames[:0], w.metas[:0]
+	w.frames, w.metas, w.crcs = w.frames[:0], w.metas[:0], w.crcs[:0]
 	if err != nil {
 		return err
 	}

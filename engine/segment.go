@@ -22,8 +22,8 @@ type segment struct {
 	blocks []blockEntry // open: the block index, grown by appends
 	// chunkCRCs holds the chunk checksums blocks point into; append-only.
 	chunkCRCs []byte
-	bix    *bixMap      // sealed: the block index file
-	ec     *ecSet       // erasure-coded: the shards (files is then nil)
+	bix       *bixMap // sealed: the block index file
+	ec        *ecSet  // erasure-coded: the shards (files is then nil)
 
 	// size is the bytes written; owned by the appender (Store.appendMu),
 	// read atomically by others.

@@ -22,6 +22,9 @@
 // Read path: a Pebble lookup yields the object's extents; a byte range maps
 // to block numbers by arithmetic; each block comes from the cache or from one
 // positioned read located by the segment's block index, verified by CRC32C.
+// Uncompressed blocks also carry a CRC32C per 4 KiB chunk, so a range that
+// touches at most half of a block reads, verifies and caches only its
+// chunks: a cold 4 KiB read fetches 4 or 8 KiB, not the 64 KiB block.
 //
 // Drives: an open segment is mirrored to parity+1 drives and, once sealed,
 // erasure-coded into data and parity shard files, one per drive (ec.go);

@@ -133,7 +133,9 @@ func Open(opts Options) (*Store, error) {
 	if cacheBytes < 0 {
 		cacheBytes = 0
 	}
-	if s.cache, err = cache.New(cache.Options{MaxBytes: cacheBytes, BlockSize: o.BlockSize}); err != nil {
+	// Entries are whole blocks or 4 KiB chunks of them: size ristretto's
+	// counters for an item between the two.
+	if s.cache, err = cache.New(cache.Options{MaxBytes: cacheBytes, BlockSize: min(o.BlockSize, 4*chunkSize)}); err != nil {
 		return nil, err
 	}
 	if s.zenc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderCRC(false)); err != nil {

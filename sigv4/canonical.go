@@ -104,20 +104,27 @@ func appendHeaderValue(b []byte, values []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		v = strings.TrimSpace(v)
-		space := false
-		for j := 0; j < len(v); j++ {
-			c := v[j]
-			if c == ' ' {
-				if space {
-					continue
-				}
-				space = true
-			} else {
-				space = false
+		b = appendCollapsed(b, v)
+	}
+	return b
+}
+
+// appendCollapsed appends one header value trimmed of surrounding white
+// space, with inner runs of spaces collapsed to one.
+func appendCollapsed(b []byte, v string) []byte {
+	v = strings.TrimSpace(v)
+	space := false
+	for j := 0; j < len(v); j++ {
+		c := v[j]
+		if c == ' ' {
+			if space {
+				continue
 			}
-			b = append(b, c)
+			space = true
+		} else {
+			space = false
 		}
+		b = append(b, c)
 	}
 	return b
 }

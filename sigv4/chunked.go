@@ -42,7 +42,7 @@ type chunkReader struct {
 	// signed mode
 	mac   hash.Hash // HMAC-SHA256 with the signing key
 	sha   hash.Hash // hash of the current chunk's data
-	date  string
+	date  [len(timeFormat)]byte
 	scope string
 	prev  [2 * sha256.Size]byte // previous signature, hex
 	want  [sha256.Size]byte     // signature claimed for the current chunk
@@ -64,7 +64,7 @@ func newChunkReader(body io.Reader, kind payloadKind, a *Auth, declared, maxChun
 		c.mac = hmac.New(sha256.New, a.key)
 		c.sha = sha256.New()
 		c.date, c.scope = a.amzDate, a.scope
-		copy(c.prev[:], a.Signature)
+		copy(c.prev[:], a.sig[:])
 		c.sts = make([]byte, 0, 256)
 	}
 	return c
@@ -228,7 +228,7 @@ func (c *chunkReader) parseChunkLine(line []byte) (int64, error) {
 // sum, and makes it the previous signature.
 func (c *chunkReader) verifyChunk(sum []byte) error {
 	b := append(c.sts[:0], "AWS4-HMAC-SHA256-PAYLOAD\n"...)
-	b = append(b, c.date...)
+	b = append(b, c.date[:]...)
 	b = append(b, '\n')
 	b = append(b, c.scope...)
 	b = append(b, '\n')
@@ -331,7 +331,7 @@ func (c *chunkReader) readTrailers() error {
 		}
 		sum := sha256.Sum256(canon)
 		b := append(c.sts[:0], "AWS4-HMAC-SHA256-TRAILER\n"...)
-		b = append(b, c.date...)
+		b = append(b, c.date[:]...)
 		b = append(b, '\n')
 		b = append(b, c.scope...)
 		b = append(b, '\n')

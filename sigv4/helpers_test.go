@@ -32,16 +32,40 @@ func testSigner() *Signer {
 	return &Signer{AccessKey: testAK, SecretKey: testSK, Region: testRegion}
 }
 
-// view describes a request as the server would see it.
+// view describes a request as the server would see it. Verify and NewBody
+// read it through Headers, as the server's fasthttp headers are read;
+// Header and Values describe the same headers (funcView uses only those).
 func view(method, host, path, rawQuery string, h http.Header) *Request {
 	return &Request{
 		Method:   method,
 		Path:     path,
 		RawQuery: rawQuery,
 		Host:     host,
+		Headers:  peekHeader(h),
 		Header:   h.Get,
 		Values:   h.Values,
 	}
+}
+
+// funcView is view read through the Header and Values funcs.
+func funcView(method, host, path, rawQuery string, h http.Header) *Request {
+	r := view(method, host, path, rawQuery, h)
+	r.Headers = nil
+	return r
+}
+
+// peekHeader reads an http.Header as byte slices, like a fasthttp
+// server's headers.
+type peekHeader http.Header
+
+func (h peekHeader) Peek(name string) []byte { return []byte(http.Header(h).Get(name)) }
+
+func (h peekHeader) PeekAll(name string) [][]byte {
+	var out [][]byte
+	for _, v := range http.Header(h).Values(name) {
+		out = append(out, []byte(v))
+	}
+	return out
 }
 
 // httpView describes an *http.Request as it would arrive at the server.

@@ -40,21 +40,29 @@ type keyID struct{ secret, date, region string }
 // hmac.New would allocate and hash the key pads again.
 type signingKey struct {
 	key  []byte
-	macs sync.Pool
+	macs sync.Pool // of *keyedMAC
+}
+
+// keyedMAC is an HMAC and the buffer its Sum appends to (a local array
+// passed to Sum through the hash.Hash interface would escape).
+type keyedMAC struct {
+	h   hash.Hash
+	out [sha256.Size]byte
 }
 
 func newSigningKey(key []byte) *signingKey {
 	k := &signingKey{key: key}
-	k.macs.New = func() any { return hmac.New(sha256.New, key) }
+	k.macs.New = func() any { return &keyedMAC{h: hmac.New(sha256.New, key)} }
 	return k
 }
 
 // sum returns HMAC-SHA256(key, data).
-func (k *signingKey) sum(data []byte) (out [sha256.Size]byte) {
-	m := k.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write(data)
-	m.Sum(out[:0])
+func (k *signingKey) sum(data []byte) [sha256.Size]byte {
+	m := k.macs.Get().(*keyedMAC)
+	m.h.Reset()
+	m.h.Write(data)
+	m.h.Sum(m.out[:0])
+	out := m.out
 	k.macs.Put(m)
 	return out
 }
@@ -91,4 +99,38 @@ func (c *keyCache) signing(secret, date, region string) *signingKey {
 	c.m[id] = k
 	c.mu.Unlock()
 	return k
+}
+
+// credCache interns the credentials of verified requests. A request's
+// Authorization header may be a view of memory the server reuses, and Auth
+// keeps its access key, region and scope: for a credential seen before they
+// are this cache's strings, so verifying allocates none. Only credentials
+// that verified are added, so requests with made-up credentials cannot fill
+// it; it holds at most keyCacheSize.
+type credCache struct {
+	mu sync.RWMutex
+	m  map[string]credential // by credential.full
+}
+
+func (c *credCache) get(full string) (credential, bool) {
+	c.mu.RLock()
+	cr, ok := c.m[full]
+	c.mu.RUnlock()
+	return cr, ok
+}
+
+// add interns cr, whose strings must not share a request's memory.
+func (c *credCache) add(cr credential) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]credential)
+	}
+	if len(c.m) >= keyCacheSize {
+		for old := range c.m { // evict one arbitrary entry
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[cr.full] = cr
+	c.mu.Unlock()
 }

@@ -1,11 +1,20 @@
 package sigv4
 
+import "unsafe"
+
 // Request is what verification and body decoding need of an HTTP request.
 type Request struct {
 	Method   string
 	Path     string // escaped path exactly as on the request line, e.g. "/bucket/a%20b" (fasthttp: URI().PathOriginal())
 	RawQuery string // query string as sent, without '?'
-	Host     string // Host header value as sent (with port if any)
+	// Host is the Host header value as sent (with port if any). When
+	// empty, the "host" header is read.
+	Host string
+
+	// Headers, when set, is used instead of Header and Values: a server
+	// whose headers are byte slices (*fasthttp.RequestHeader implements
+	// it) is read without a string conversion per header.
+	Headers Headers
 
 	// Header returns the first value of the named header, "" when absent.
 	// Names are passed in lowercase; the lookup must ignore case.
@@ -17,9 +26,60 @@ type Request struct {
 	Values func(name string) []string
 }
 
+// Headers reads a request's headers as byte slices. Names are passed in
+// lowercase; lookups must ignore case. Verify and NewBody never keep a
+// returned slice (nor any string sharing its memory) once they return, so
+// the slices need only stay unchanged during the call.
+type Headers interface {
+	// Peek returns the first value of the named header, empty when absent.
+	Peek(name string) []byte
+	// PeekAll returns all values of the named header in order. The result
+	// is used before the next Peek or PeekAll.
+	PeekAll(name string) [][]byte
+}
+
+// header returns a header value that the caller keeps: a copy.
 func (r *Request) header(name string) string {
+	if r.Headers != nil {
+		return string(r.Headers.Peek(name))
+	}
 	if r.Header == nil {
 		return ""
 	}
 	return r.Header(name)
+}
+
+// headerView returns a header value that the caller may only read until it
+// returns: with Headers it shares the header's memory. Nothing derived from
+// it may be kept (Auth's strings are copies or interned).
+func (r *Request) headerView(name string) string {
+	if r.Headers != nil {
+		return viewString(r.Headers.Peek(name))
+	}
+	return r.header(name)
+}
+
+// appendValues appends the canonical value of a signed header: all its
+// values trimmed, inner runs of spaces collapsed, joined by ",".
+func (r *Request) appendValues(b []byte, name string) []byte {
+	switch {
+	case r.Headers != nil:
+		for i, v := range r.Headers.PeekAll(name) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendCollapsed(b, viewString(v))
+		}
+		return b
+	case r.Values != nil:
+		return appendHeaderValue(b, r.Values(name))
+	default:
+		return appendHeaderValue(b, []string{r.header(name)})
+	}
+}
+
+// viewString returns b as a string without copying. The string must not be
+// used after b changes, nor kept.
+func viewString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }

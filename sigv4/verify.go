@@ -43,7 +43,8 @@ type Verifier struct {
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 
-	keys keyCache
+	keys  keyCache
+	creds credCache
 }
 
 // Auth describes a verified request.
@@ -53,13 +54,17 @@ type Auth struct {
 	Time        time.Time // request time (x-amz-date, Date or X-Amz-Date)
 	PayloadHash string    // x-amz-content-sha256 (UNSIGNED-PAYLOAD if a presigned URL names none)
 	Presigned   bool      // authenticated by query parameters
-	Signature   string    // request signature, lowercase hex; seeds chunk signatures
 
-	key     []byte // signing key
+	sig     [2 * sha256.Size]byte // request signature, lowercase hex
+	key     []byte                // signing key
 	sk      *signingKey
-	amzDate string // timestamp as used in the string to sign
-	scope   string // date/region/s3/aws4_request
+	amzDate [len(timeFormat)]byte // timestamp as used in the string to sign
+	scope   string                // date/region/s3/aws4_request
 }
+
+// Signature returns the request signature in lowercase hex; it seeds the
+// chunk signatures of a streaming body.
+func (a *Auth) Signature() string { return string(a.sig[:]) }
 
 type payloadKind uint8
 
@@ -102,6 +107,7 @@ func classifyPayload(s string) (payloadKind, *Error) {
 
 // credential is a parsed "AK/date/region/s3/aws4_request".
 type credential struct {
+	full                    string // the whole credential
 	accessKey, date, region string
 	scope                   string // everything after "AK/"
 }
@@ -120,7 +126,7 @@ func parseCredential(s string) (credential, string) {
 		parts[i] = rest[j+1:]
 		rest = rest[:j]
 	}
-	c := credential{accessKey: rest, date: parts[0], region: parts[1], scope: s[len(rest)+1:]}
+	c := credential{full: s, accessKey: rest, date: parts[0], region: parts[1], scope: s[len(rest)+1:]}
 	if c.accessKey == "" || c.region == "" || len(c.date) != 8 {
 		return credential{}, bad
 	}
@@ -300,19 +306,28 @@ func (v *Verifier) regionOK(region string) bool {
 // Errors are *Error; a request with no credentials at all gets
 // ErrNoCredentials.
 func (v *Verifier) Verify(r *Request) (*Auth, error) {
+	a := new(Auth)
+	if err := v.VerifyInto(r, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// VerifyInto is Verify writing the result to *a, which a server may keep
+// with its per-request state. *a is undefined when it returns an error.
+func (v *Verifier) VerifyInto(r *Request, a *Auth) error {
 	params := parseQuery(r.RawQuery, make([]queryParam, 0, 8))
-	authz := r.header("authorization")
+	authz := r.headerView("authorization")
 	presigned := hasParam(params, "X-Amz-Algorithm") || hasParam(params, "X-Amz-Credential") ||
 		hasParam(params, "X-Amz-Signature")
-	var a *Auth
 	var err *Error
 	switch {
 	case authz != "" && presigned:
 		err = errTwoAuth
 	case authz != "":
-		a, err = v.verifyHeader(r, authz, params)
+		err = v.verifyHeader(a, r, authz, params)
 	case presigned:
-		a, err = v.verifyPresigned(r, params)
+		err = v.verifyPresigned(a, r, params)
 	case hasParam(params, "AWSAccessKeyId") && hasParam(params, "Signature"):
 		err = errV2
 	case hasParam(params, "AWSAccessKeyId") || hasParam(params, "Signature"):
@@ -321,9 +336,9 @@ func (v *Verifier) Verify(r *Request) (*Auth, error) {
 		err = ErrNoCredentials
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return a, nil
+	return nil
 }
 
 // parseAmzDate parses the ISO 8601 basic format "20060102T150405Z" strictly.
@@ -345,111 +360,145 @@ func parseHTTPDate(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func (v *Verifier) verifyHeader(r *Request, authz string, params []queryParam) (*Auth, *Error) {
+// verifyHeader verifies a request signed in its Authorization header. The
+// header values read here may share the request's memory (headerView):
+// every string kept in *a is a constant, interned or a copy.
+func (v *Verifier) verifyHeader(a *Auth, r *Request, authz string, params []queryParam) *Error {
 	h, err := parseAuthorization(authz)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var t time.Time
-	amzDate := r.header("x-amz-date")
+	amzDate := r.headerView("x-amz-date")
 	if amzDate != "" {
 		var ok bool
 		if t, ok = parseAmzDate(amzDate); !ok {
-			return nil, errNoDate
+			return errNoDate
 		}
 	} else {
 		var ok bool
-		if t, ok = parseHTTPDate(r.header("date")); !ok {
-			return nil, errNoDate
+		if t, ok = parseHTTPDate(r.headerView("date")); !ok {
+			return errNoDate
 		}
 		amzDate = t.Format(timeFormat)
 	}
 	if h.cred.date != amzDate[:8] {
-		return nil, malformedHeader(`Invalid credential date "` + h.cred.date + `". This date is not the same as X-Amz-Date: "` + amzDate[:8] + `".`)
+		return malformedHeader(`Invalid credential date "` + h.cred.date + `". This date is not the same as X-Amz-Date: "` + amzDate[:8] + `".`)
 	}
 	if !v.regionOK(h.cred.region) {
-		return nil, malformedHeader("the region '" + h.cred.region + "' is wrong; expecting '" + v.Region + "'")
+		return malformedHeader("the region '" + h.cred.region + "' is wrong; expecting '" + v.Region + "'")
 	}
-	payload := r.header("x-amz-content-sha256")
+	payload := r.headerView("x-amz-content-sha256")
 	if payload == "" {
-		return nil, errNoSHAHeader
+		return errNoSHAHeader
 	}
-	if _, err := classifyPayload(payload); err != nil {
-		return nil, err
+	kind, err := classifyPayload(payload)
+	if err != nil {
+		return err
 	}
-	secret, ok := v.lookup(h.cred.accessKey)
+	// The credential's strings are kept in *a: those of a credential
+	// that verified before, or a copy.
+	cred, known := v.creds.get(h.cred.full)
+	if !known {
+		cred, _ = parseCredential(strings.Clone(h.cred.full))
+	}
+	secret, ok := v.lookup(cred.accessKey)
 	if !ok {
-		return nil, errUnknownKey
+		return errUnknownKey
 	}
 	now := v.now()
 	if d := t.Sub(now); d > MaxClockSkew || d < -MaxClockSkew {
-		return nil, errSkewed
+		return errSkewed
 	}
-	a := &Auth{AccessKey: h.cred.accessKey, Region: h.cred.region, Time: t, PayloadHash: payload,
-		amzDate: amzDate, scope: h.cred.scope}
+	*a = Auth{AccessKey: cred.accessKey, Region: cred.region, Time: t, PayloadHash: ownPayload(payload, kind),
+		scope: cred.scope}
+	copy(a.amzDate[:], amzDate)
 	if err := v.check(a, r, secret, params, "", h.signedHeaders, h.signature); err != nil {
-		return nil, err
+		return err
 	}
-	return a, nil
+	if !known {
+		v.creds.add(cred)
+	}
+	return nil
 }
 
-func (v *Verifier) verifyPresigned(r *Request, params []queryParam) (*Auth, *Error) {
+// ownPayload returns a payload hash to keep: the constant it equals, or a
+// copy.
+func ownPayload(s string, kind payloadKind) string {
+	switch kind {
+	case payloadUnsigned:
+		return UnsignedPayload
+	case payloadStreamSigned:
+		return StreamingPayload
+	case payloadStreamSignedTrailer:
+		return StreamingPayloadTrailer
+	case payloadStreamUnsignedTrailer:
+		return StreamingUnsignedTrailer
+	}
+	if s == EmptySHA256 {
+		return EmptySHA256
+	}
+	return strings.Clone(s)
+}
+
+func (v *Verifier) verifyPresigned(a *Auth, r *Request, params []queryParam) *Error {
 	p, err := parsePresign(params)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	t, ok := parseAmzDate(p.date)
 	if !ok {
-		return nil, malformedQuery(`X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`)
+		return malformedQuery(`X-Amz-Date must be in the ISO8601 Long Format "yyyyMMdd'T'HHmmss'Z'"`)
 	}
 	expires, perr := strconv.ParseInt(p.expires, 10, 64)
 	switch {
 	case perr != nil && !strings.HasPrefix(p.expires, "-"):
-		return nil, malformedQuery("X-Amz-Expires should be a number")
+		return malformedQuery("X-Amz-Expires should be a number")
 	case perr != nil || expires < 0:
-		return nil, malformedQuery("X-Amz-Expires must be non-negative")
+		return malformedQuery("X-Amz-Expires must be non-negative")
 	case expires == 0:
-		return nil, malformedQuery("X-Amz-Expires must be at least 1 second")
+		return malformedQuery("X-Amz-Expires must be at least 1 second")
 	case expires > int64(MaxPresignExpires/time.Second):
-		return nil, malformedQuery("X-Amz-Expires must be less than a week (in seconds) that is 604800")
+		return malformedQuery("X-Amz-Expires must be less than a week (in seconds) that is 604800")
 	}
 	cred, why := parseCredential(p.credential)
 	if why != "" {
-		return nil, malformedQuery("Error parsing the X-Amz-Credential parameter; " + why)
+		return malformedQuery("Error parsing the X-Amz-Credential parameter; " + why)
 	}
 	if cred.date != p.date[:8] {
-		return nil, malformedQuery(`Invalid credential date "` + cred.date + `". This date is not the same as X-Amz-Date: "` + p.date[:8] + `".`)
+		return malformedQuery(`Invalid credential date "` + cred.date + `". This date is not the same as X-Amz-Date: "` + p.date[:8] + `".`)
 	}
 	if !v.regionOK(cred.region) {
-		return nil, malformedQuery("Error parsing the X-Amz-Credential parameter; the region '" + cred.region + "' is wrong; expecting '" + v.Region + "'")
+		return malformedQuery("Error parsing the X-Amz-Credential parameter; the region '" + cred.region + "' is wrong; expecting '" + v.Region + "'")
 	}
 	if why := checkSignedHeaders(p.signedHeaders); why != "" {
-		return nil, malformedQuery(why)
+		return malformedQuery(why)
 	}
 	payload := UnsignedPayload
 	if p.contentSHA != "" {
 		payload = p.contentSHA
 		if _, err := classifyPayload(payload); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	secret, ok := v.lookup(cred.accessKey)
 	if !ok {
-		return nil, errUnknownKey
+		return errUnknownKey
 	}
 	now := v.now()
 	if t.Sub(now) > MaxClockSkew {
-		return nil, errNotYetValid
+		return errNotYetValid
 	}
 	if now.Sub(t) > time.Duration(expires)*time.Second {
-		return nil, errExpired
+		return errExpired
 	}
-	a := &Auth{AccessKey: cred.accessKey, Region: cred.region, Time: t, PayloadHash: payload,
-		Presigned: true, amzDate: p.date, scope: cred.scope}
+	*a = Auth{AccessKey: cred.accessKey, Region: cred.region, Time: t, PayloadHash: payload,
+		Presigned: true, scope: cred.scope}
+	copy(a.amzDate[:], p.date)
 	if err := v.check(a, r, secret, params, "X-Amz-Signature", p.signedHeaders, p.signature); err != nil {
-		return nil, err
+		return err
 	}
-	return a, nil
+	return nil
 }
 
 func (v *Verifier) lookup(ak string) (string, bool) {
@@ -493,7 +542,7 @@ func (v *Verifier) check(a *Auth, r *Request, secret string, params []queryParam
 			return errSignature
 		}
 	}
-	a.Signature = hex.EncodeToString(sig[:])
+	hex.Encode(a.sig[:], sig[:])
 	return nil
 }
 
@@ -517,13 +566,11 @@ func computeSignature(bp *[]byte, a *Auth, r *Request, path string, params []que
 		case lower == "host":
 			host := r.Host
 			if host == "" {
-				host = r.header("host")
+				host = r.headerView("host")
 			}
-			b = appendHeaderValue(b, []string{host})
-		case r.Values != nil:
-			b = appendHeaderValue(b, r.Values(lower))
+			b = appendCollapsed(b, host)
 		default:
-			b = appendHeaderValue(b, []string{r.header(lower)})
+			b = r.appendValues(b, lower)
 		}
 		b = append(b, '\n')
 	}
@@ -535,7 +582,7 @@ func computeSignature(bp *[]byte, a *Auth, r *Request, path string, params []que
 
 	b = b[:0]
 	b = append(b, algorithm+"\n"...)
-	b = append(b, a.amzDate...)
+	b = append(b, a.amzDate[:]...)
 	b = append(b, '\n')
 	b = append(b, a.scope...)
 	b = append(b, '\n')

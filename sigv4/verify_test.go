@@ -23,7 +23,7 @@ func TestVerifyHeaderOK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.AccessKey != testAK || a.Region != testRegion || a.Presigned || a.PayloadHash != EmptySHA256 || len(a.Signature) != 64 {
+	if a.AccessKey != testAK || a.Region != testRegion || a.Presigned || a.PayloadHash != EmptySHA256 || len(a.Signature()) != 64 {
 		t.Fatalf("%+v", a)
 	}
 	// Separators may be "," or ", " with any white space.

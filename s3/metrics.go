@@ -205,7 +205,7 @@ func sentBytes(ctx *fasthttp.RequestCtx) int64 {
 // requestFields are the fields of a request's log lines.
 func requestFields(r *request, status int, in, out int64, took time.Duration) []zap.Field {
 	return []zap.Field{
-		zap.String("id", r.id), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key),
+		zap.String("id", r.id()), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key),
 		zap.Int("status", status), zap.Int64("bytes_in", in), zap.Int64("bytes_out", out), zap.Duration("duration", took),
 	}
 }
@@ -225,16 +225,17 @@ func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) bool {
 		if !presignOnlyQuery(string(ctx.URI().QueryString())) {
 			return false
 		}
-		if b, _ := s.splitResource(string(ctx.Host()), pathMetrics); b != "metrics" {
+		if b, _ := s.splitResource(ctx.Host(), pathMetrics); b != "metrics" {
 			return false // virtual-host style: an object named "metrics"
 		}
 	default:
 		return false
 	}
 	if s.cfg.MetricsAuth {
-		r := &request{ctx: ctx, id: s.newRequestID(), op: "Metrics"}
-		ctx.Response.Header.Set("x-amz-request-id", r.id)
-		r.sreq = signedRequest(ctx, rawRequestPath(ctx))
+		r := &request{ctx: ctx, op: "Metrics"}
+		s.setRequestID(r)
+		ctx.Response.Header.SetBytesV("x-amz-request-id", r.idBuf[:])
+		r.sreq = signedRequest(ctx, string(rawRequestPath(ctx)))
 		if err := s.authenticate(r); err != nil {
 			s.writeError(r, err)
 			discardBody(ctx)

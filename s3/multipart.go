@@ -242,9 +242,10 @@ func (s *Server) completeUpload(r *request) error {
 		sums = append(sums, engine.Pair{Key: algorithmKey, Value: string(alg)})
 	}
 	done := make(chan completeResult, 1)
+	bucket, key := r.bucket, r.key // r is recycled when the handler returns
 	go func() {
 		time.Sleep(s.cfg.testCompleteDelay)
-		info, err := s.store.CompleteMultipartUpload(r.bucket, r.key, id, parts, engine.CompleteOptions{Checksums: sums, Condition: cond})
+		info, err := s.store.CompleteMultipartUpload(bucket, key, id, parts, engine.CompleteOptions{Checksums: sums, Condition: cond})
 		if err != nil {
 			err = condErr(err)
 		}
@@ -263,7 +264,10 @@ func (s *Server) completeUpload(r *request) error {
 	}
 	// Slow: answer 200 now and keep the connection busy with whitespace, as
 	// S3 does; the outcome (result or error) follows in the body.
+	// The body is written after the handler returns, when r is recycled:
+	// it uses a copy without the pointers into r.
 	reqCopy := *r
+	reqCopy.auth, reqCopy.sreq = nil, sigv4.Request{Path: r.sreq.Path}
 	s.keptAlive.Add(1)
 	r.ctx.SetStatusCode(fasthttp.StatusOK)
 	r.ctx.SetContentType("application/xml")
@@ -278,7 +282,7 @@ func (s *Server) completeUpload(r *request) error {
 				var v any
 				if res.err != nil {
 					ae := toAPIError(res.err)
-					v = errorResponse{Code: ae.Code, Message: ae.Message, Key: reqCopy.key, BucketName: reqCopy.bucket, Resource: reqCopy.sreq.Path, RequestID: reqCopy.id, HostID: reqCopy.id}
+					v = errorResponse{Code: ae.Code, Message: ae.Message, Key: reqCopy.key, BucketName: reqCopy.bucket, Resource: reqCopy.sreq.Path, RequestID: reqCopy.id(), HostID: reqCopy.id()}
 				} else {
 					v = s.completeBody(&reqCopy, res.info)
 				}

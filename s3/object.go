@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -290,10 +291,7 @@ func parseRange(h string, size int64) (off, n int64, ok bool, err error) {
 // objectHeaders sets the headers GET and HEAD share.
 func (s *Server) objectHeaders(r *request, info engine.ObjectInfo) {
 	h := &r.ctx.Response.Header
-	var buf [64]byte
-	etag := append(append(append(buf[:0], '"'), info.ETag...), '"')
-	h.SetBytesV("ETag", etag)
-	h.SetBytesV("Last-Modified", fasthttp.AppendHTTPDate(buf[:0], info.ModTime))
+	setETagModified(h, info)
 	h.SetContentType(info.ContentType)
 	for _, p := range info.UserMeta {
 		h.Set(p.Key, p.Value)
@@ -311,6 +309,14 @@ func (s *Server) objectHeaders(r *request, info engine.ObjectInfo) {
 			h.Set(o[1], string(v))
 		}
 	}
+}
+
+// setETagModified sets ETag and Last-Modified without allocating.
+func setETagModified(h *fasthttp.ResponseHeader, info engine.ObjectInfo) {
+	var buf [64]byte
+	etag := append(append(append(buf[:0], '"'), info.ETag...), '"')
+	h.SetBytesV("ETag", etag)
+	h.SetBytesV("Last-Modified", fasthttp.AppendHTTPDate(buf[:0], info.ModTime))
 }
 
 // objectRange resolves partNumber and Range to the bytes to send.
@@ -369,9 +375,7 @@ func (s *Server) readObject(r *request, withBody bool) error {
 		return err
 	}
 	if notModified {
-		h := &r.ctx.Response.Header
-		h.Set("ETag", `"`+info.ETag+`"`)
-		h.Set("Last-Modified", info.ModTime.UTC().Format(http.TimeFormat))
+		setETagModified(&r.ctx.Response.Header, info)
 		r.ctx.SetStatusCode(fasthttp.StatusNotModified)
 		return nil
 	}
@@ -392,7 +396,11 @@ func (s *Server) readObject(r *request, withBody bool) error {
 	status := fasthttp.StatusOK
 	if partial {
 		status = fasthttp.StatusPartialContent
-		h.Set("Content-Range", "bytes "+strconv.FormatInt(off, 10)+"-"+strconv.FormatInt(off+n-1, 10)+"/"+strconv.FormatInt(info.Size, 10))
+		var buf [64]byte
+		cr := strconv.AppendInt(append(buf[:0], "bytes "...), off, 10)
+		cr = strconv.AppendInt(append(cr, '-'), off+n-1, 10)
+		cr = strconv.AppendInt(append(cr, '/'), info.Size, 10)
+		h.SetBytesV("Content-Range", cr)
 	}
 	if !withBody {
 		r.ctx.SetStatusCode(status)
@@ -410,13 +418,15 @@ func (s *Server) readObject(r *request, withBody bool) error {
 		r.ctx.SetStatusCode(status)
 		return nil
 	}
-	rs := &rangeStream{o: o, off: off, n: n, conn: conn}
+	rs := newRangeStream(o, off, n, conn)
 	if n <= bufferedReadMax {
 		// Views of the blocks, read and verified before the header goes
 		// out (a read error is still an S3 error), sent with one writev.
-		if rs.bufs, err = o.AppendSlices(make([][]byte, 0, n/(64<<10)+2), off, n); err != nil {
+		if rs.bufs, err = o.AppendSlices(rs.bufs, off, n); err != nil {
+			rs.free()
 			return err
 		}
+		rs.gathered = true
 	}
 	r.ctx.SetStatusCode(status)
 	closeObj = false
@@ -439,13 +449,33 @@ func (w sliceWriter) Write(p []byte) (int, error) {
 
 // rangeStream is a response body that writes an object's range straight
 // from the engine (cached blocks are not copied) and releases the object
-// when fasthttp closes it.
+// when fasthttp closes it. rangeStreams are pooled: fasthttp drops its
+// reference when it closes the body stream, and Close frees it.
 type rangeStream struct {
-	o      *engine.Object
-	off, n int64
-	done   bool
-	conn   net.Conn // the client's connection, for vectored writes
-	bufs   [][]byte // the whole range, gathered in advance (small ranges)
+	o        *engine.Object
+	off, n   int64
+	done     bool
+	conn     net.Conn    // the client's connection, for vectored writes
+	bufs     [][]byte    // views of blocks: the whole range when gathered
+	gathered bool        // bufs holds the whole range, read before the header
+	nb       net.Buffers // bufs as written (a local one would escape)
+}
+
+var rangeStreamPool = sync.Pool{New: func() any {
+	return &rangeStream{bufs: make([][]byte, 0, vecBytes/(64<<10)+2)}
+}}
+
+func newRangeStream(o *engine.Object, off, n int64, conn net.Conn) *rangeStream {
+	rs := rangeStreamPool.Get().(*rangeStream)
+	*rs = rangeStream{o: o, off: off, n: n, conn: conn, bufs: rs.bufs[:0]}
+	return rs
+}
+
+// free returns rs to the pool, dropping its views of cached blocks.
+func (rs *rangeStream) free() {
+	clear(rs.bufs[:cap(rs.bufs)])
+	*rs = rangeStream{bufs: rs.bufs[:0]}
+	rangeStreamPool.Put(rs)
 }
 
 // vecBytes is how much of a range one writev sends.
@@ -467,19 +497,18 @@ func (rs *rangeStream) WriteTo(w io.Writer) (int64, error) {
 	if err := bw.Flush(); err != nil {
 		return 0, err
 	}
-	if rs.bufs != nil { // gathered (and verified) before the header
-		nb := net.Buffers(rs.bufs)
-		return nb.WriteTo(rs.conn)
+	if rs.gathered { // gathered (and verified) before the header
+		rs.nb = rs.bufs // WriteTo consumes rs.nb, not rs.bufs
+		return rs.nb.WriteTo(rs.conn)
 	}
 	var total int64
-	bufs := make([][]byte, 0, vecBytes/(64<<10)+2)
 	for rs.n > 0 {
 		var err error
-		if bufs, err = rs.o.AppendSlices(bufs[:0], rs.off, min(rs.n, vecBytes)); err != nil {
+		if rs.bufs, err = rs.o.AppendSlices(rs.bufs[:0], rs.off, min(rs.n, vecBytes)); err != nil {
 			return total, err
 		}
-		nb := net.Buffers(bufs)
-		m, err := nb.WriteTo(rs.conn)
+		rs.nb = rs.bufs
+		m, err := rs.nb.WriteTo(rs.conn)
 		total += m
 		rs.off += m
 		rs.n -= m
@@ -507,8 +536,11 @@ func (rs *rangeStream) Read(p []byte) (int, error) {
 	return int(k), nil
 }
 
+// Close releases the object and frees rs. fasthttp closes a body stream
+// once and then drops it.
 func (rs *rangeStream) Close() error {
 	rs.o.Close()
+	rs.free()
 	return nil
 }
 

@@ -172,14 +172,17 @@ func (s *Server) Shutdown() error {
 	return err
 }
 
-// request is one S3 request being served.
+// request is one S3 request being served. Requests are pooled (see
+// handle): nothing may keep a *request, or a pointer into one, once its
+// handler returns; a handler whose work outlives it copies what it needs.
 type request struct {
 	ctx    *fasthttp.RequestCtx
-	id     string
+	idBuf  [requestIDLen]byte // the request ID (id returns it as a string)
 	op     string
 	bucket string
 	key    string
-	auth   *sigv4.Auth
+	auth   *sigv4.Auth // nil, or &authv once authenticated
+	authv  sigv4.Auth
 	sreq   sigv4.Request
 	// anonymous: the request carries no credentials; the bucket policy
 	// decides it.
@@ -187,16 +190,30 @@ type request struct {
 	admin     bool // an LSMStore admin API call: errors are JSON
 }
 
+// requestPool recycles requests: a request (with its sigv4.Auth) would
+// otherwise be the read path's largest allocation.
+var requestPool = sync.Pool{New: func() any { return new(request) }}
+
 func (r *request) header(name string) string { return string(r.ctx.Request.Header.Peek(name)) }
 func (r *request) query(name string) string  { return string(r.ctx.QueryArgs().Peek(name)) }
 func (r *request) hasQuery(name string) bool { return r.ctx.QueryArgs().Has(name) }
 
-func (s *Server) newRequestID() string {
-	return s.reqBase + strings.ToUpper(hex.EncodeToString(appendUint64(nil, s.reqSeq.Add(1))))
-}
+// id returns the request ID, for error bodies and log lines.
+func (r *request) id() string { return string(r.idBuf[:]) }
 
-func appendUint64(b []byte, v uint64) []byte {
-	return append(b, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
+// requestIDLen is the length of a request ID: the server's random base (6
+// bytes) and a sequence number (8 bytes), in uppercase hex.
+const requestIDLen = 2 * (6 + 8)
+
+// setRequestID gives r the next request ID.
+func (s *Server) setRequestID(r *request) {
+	const hexDigits = "0123456789ABCDEF"
+	n := copy(r.idBuf[:], s.reqBase)
+	seq := s.reqSeq.Add(1)
+	for i := len(r.idBuf) - 1; i >= n; i-- {
+		r.idBuf[i] = hexDigits[seq&15]
+		seq >>= 4
+	}
 }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
@@ -204,10 +221,12 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	start := time.Now()
-	r := &request{ctx: ctx, id: s.newRequestID()}
+	r := requestPool.Get().(*request)
+	*r = request{ctx: ctx}
+	s.setRequestID(r)
 	h := &ctx.Response.Header
-	h.Set("x-amz-request-id", r.id)
-	h.Set("x-amz-id-2", r.id)
+	h.SetBytesV("x-amz-request-id", r.idBuf[:])
+	h.SetBytesV("x-amz-id-2", r.idBuf[:])
 	h.Set("Accept-Ranges", "bytes")
 	err := s.serve(r)
 	if err != nil {
@@ -227,9 +246,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	}
 	if err != nil {
 		if ae := toAPIError(err); ae.Status >= 500 && ae.Code != errNotImplemented.Code {
-			s.log.Warn("request failed", zap.String("id", r.id), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key), zap.Error(err))
+			s.log.Warn("request failed", zap.String("id", r.id()), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key), zap.Error(err))
 		}
 	}
+	*r = request{}
+	requestPool.Put(r)
 }
 
 // maxDiscard bounds how much of a request body a handler left unread (an
@@ -252,13 +273,16 @@ func discardBody(ctx *fasthttp.RequestCtx) {
 // serve authenticates, parses the resource and dispatches.
 func (s *Server) serve(r *request) error {
 	ctx := r.ctx
-	rawPath := rawRequestPath(ctx)
+	// The request path is the read path's one string of its own: the
+	// bucket and key are parts of it (of its decoded copy when escaped),
+	// and it is signed as sent.
+	rawPath := string(rawRequestPath(ctx))
 	r.sreq = signedRequest(ctx, rawPath)
-	path, err := unescapePath(string(rawPath))
+	path, err := unescapePath(rawPath)
 	if err != nil {
 		return withMessage(errInvalidArgument, "The request path is not valid.")
 	}
-	r.bucket, r.key = s.splitResource(string(ctx.Host()), path)
+	r.bucket, r.key = s.splitResource(ctx.Host(), path)
 
 	if strings.HasPrefix(path, adminPrefix) {
 		r.op = "AdminInfo"
@@ -323,46 +347,74 @@ func rawRequestPath(ctx *fasthttp.RequestCtx) []byte {
 }
 
 // signedRequest is what signature verification needs of ctx; rawPath is
-// the escaped request path as sent.
-func signedRequest(ctx *fasthttp.RequestCtx, rawPath []byte) sigv4.Request {
+// the escaped request path as sent. Headers (and the host) are read from
+// ctx as sigv4 needs them.
+func signedRequest(ctx *fasthttp.RequestCtx, rawPath string) sigv4.Request {
 	return sigv4.Request{
-		Method:   string(ctx.Method()),
-		Path:     string(rawPath),
+		Method:   methodString(ctx.Method()),
+		Path:     rawPath,
 		RawQuery: string(ctx.URI().QueryString()),
-		Host:     string(ctx.Host()),
-		Header: func(name string) string {
-			return string(ctx.Request.Header.Peek(name))
-		},
-		Values: func(name string) []string {
-			all := ctx.Request.Header.PeekAll(name)
-			out := make([]string, len(all))
-			for i, v := range all {
-				out[i] = string(v)
-			}
-			return out
-		},
+		Headers:  sigHeaders{ctx},
 	}
 }
 
+// methodString returns a request method as a string, without allocating
+// for the standard methods.
+func methodString(m []byte) string {
+	switch string(m) {
+	case fasthttp.MethodGet:
+		return fasthttp.MethodGet
+	case fasthttp.MethodHead:
+		return fasthttp.MethodHead
+	case fasthttp.MethodPut:
+		return fasthttp.MethodPut
+	case fasthttp.MethodPost:
+		return fasthttp.MethodPost
+	case fasthttp.MethodDelete:
+		return fasthttp.MethodDelete
+	case fasthttp.MethodOptions:
+		return fasthttp.MethodOptions
+	}
+	return string(m)
+}
+
+// sigHeaders is a request's headers as sigv4 reads them (sigv4.Headers).
+// "host" is the host the request was addressed to, ctx.Host(): the Host
+// header, or the host of an absolute-form request target.
+type sigHeaders struct{ ctx *fasthttp.RequestCtx }
+
+func (h sigHeaders) Peek(name string) []byte {
+	if name == "host" {
+		return h.ctx.Host()
+	}
+	return h.ctx.Request.Header.Peek(name)
+}
+
+func (h sigHeaders) PeekAll(name string) [][]byte {
+	if name == "host" { // not asked by sigv4, which Peeks the host
+		return [][]byte{h.ctx.Host()}
+	}
+	return h.ctx.Request.Header.PeekAll(name)
+}
+
 func (s *Server) authenticate(r *request) error {
-	a, err := s.verifier.Verify(&r.sreq)
-	if err != nil {
+	if err := s.verifier.VerifyInto(&r.sreq, &r.authv); err != nil {
 		return err
 	}
-	r.auth = a
+	r.auth = &r.authv
 	return nil
 }
 
 // splitResource returns the bucket and key of a request path, taking the
 // bucket from the host for virtual-host-style requests.
-func (s *Server) splitResource(host, path string) (string, string) {
+func (s *Server) splitResource(host []byte, path string) (string, string) {
 	if d := s.cfg.Domain; d != "" {
 		h := host
-		if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		if i := bytes.LastIndexByte(h, ':'); i >= 0 && bytes.IndexByte(h[i:], ']') < 0 {
 			h = h[:i]
 		}
-		if b, ok := strings.CutSuffix(h, "."+d); ok && b != "" {
-			return b, strings.TrimPrefix(path, "/")
+		if n := len(h) - len(d) - 1; n > 0 && h[n] == '.' && string(h[n+1:]) == d { // bucket.d
+			return string(h[:n]), strings.TrimPrefix(path, "/")
 		}
 	}
 	p := strings.TrimPrefix(path, "/")
@@ -422,7 +474,7 @@ func (s *Server) writeError(r *request, err error) {
 	if resource == "" {
 		resource = string(ctx.Path())
 	}
-	body := errorResponse{Code: ae.Code, Message: ae.Message, Key: r.key, BucketName: r.bucket, Resource: resource, RequestID: r.id, HostID: r.id}
+	body := errorResponse{Code: ae.Code, Message: ae.Message, Key: r.key, BucketName: r.bucket, Resource: resource, RequestID: r.id(), HostID: r.id()}
 	writeXML(ctx, ae.Status, body)
 }
 

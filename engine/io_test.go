@@ -307,3 +307,26 @@ func TestBodyMD5(t *testing.T) {
 		t.Fatalf("part: %+v %v", part, err)
 	}
 }
+
+// TestOpenAllocs: opening a stored object allocates the Object and its ETag
+// string, nothing else (allocation counts are deterministic; sync.Pools in
+// Pebble drop items at random under the race detector, hence -short skips).
+func TestOpenAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocation counts are checked in the full run")
+	}
+	s := openMem(t, vfs.NewMem(), Options{})
+	defer s.Close()
+	s.CreateBucket("bkt")
+	mustPut(t, s, "bkt", "files/index_files/1/2/3/HNSW_0", randomBytes(rand.New(rand.NewPCG(1, 1)), 300<<10))
+	n := testing.AllocsPerRun(200, func() {
+		o, err := s.Open("bkt", "files/index_files/1/2/3/HNSW_0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Close()
+	})
+	if n > 2 {
+		t.Fatalf("Open allocates %.1f times, want at most 2 (the Object and its ETag)", n)
+	}
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"time"
 )
@@ -31,7 +32,14 @@ func objectPrefix(b string) []byte {
 	return append(k, 0)
 }
 
-func objectKey(b, key string) []byte { return append(objectPrefix(b), key...) }
+func objectKey(b, key string) []byte { return appendObjectKey(nil, b, key) }
+
+func appendObjectKey(dst []byte, b, key string) []byte {
+	dst = append(dst, pfxObject)
+	dst = append(dst, b...)
+	dst = append(dst, 0)
+	return append(dst, key...)
+}
 
 func uploadPrefix(b string) []byte {
 	k := append([]byte{pfxUpload}, b...)
@@ -113,32 +121,62 @@ func (en *entry) encode() []byte {
 }
 
 func decodeEntry(b []byte) (*entry, error) {
+	en := &entry{}
+	if err := en.decode(b, nil, nil); err != nil {
+		return nil, err
+	}
+	return en, nil
+}
+
+// decode fills en from b, appending its extents and runs to the scratch
+// slices ext and runs (which may be nil). en keeps no view of b.
+func (en *entry) decode(b []byte, ext []extent, runs []run) error {
 	d := dec{b: b}
 	version := d.u8()
 	if version != 1 && version != entryVersion {
-		return nil, errDecode
+		return errDecode
 	}
-	en := &entry{size: d.varint(), mtime: d.varint(), etag: d.str(), ctype: d.str()}
+	*en = entry{size: d.varint(), mtime: d.varint(), etag: d.str(), ctype: contentType(d.bytes())}
 	en.meta = d.pairs()
 	en.sums = d.pairs()
 	en.parts = int(d.uvarint())
 	if d.u8() == 1 {
 		en.hasInline = true
-		en.inline = d.bytes()
+		en.inline = bytes.Clone(d.bytes())
 	} else {
 		n := d.count(2)
-		en.extents = make([]extent, n)
-		for i := range en.extents {
-			en.extents[i] = extent{size: d.varint(), runs: decodeRuns(&d)}
-			if version >= 2 {
-				en.extents[i].sums = d.pairs()
-			}
+		if n > cap(ext) {
+			ext = make([]extent, 0, n)
 		}
+		for range n {
+			x := extent{size: d.varint()}
+			a := len(runs)
+			runs = appendRuns(&d, runs)
+			x.runs = runs[a:len(runs):len(runs)]
+			if version >= 2 {
+				x.sums = d.pairs()
+			}
+			ext = append(ext, x)
+		}
+		en.extents = ext
 	}
-	if err := d.done(); err != nil {
-		return nil, err
+	return d.done()
+}
+
+// contentType returns b as a string, without allocating for the common
+// Content-Types.
+func contentType(b []byte) string {
+	switch string(b) {
+	case "":
+		return ""
+	case "application/octet-stream":
+		return "application/octet-stream"
+	case "binary/octet-stream":
+		return "binary/octet-stream"
+	case "text/plain":
+		return "text/plain"
 	}
-	return en, nil
+	return string(b)
 }
 
 func (en *entry) info(bucket, key string) ObjectInfo {

@@ -57,6 +57,27 @@ func (s *Store) lookup(bucket, key string) (*entry, error) {
 	return en, nil
 }
 
+// lookupInto decodes an object's index entry into o.ent, using o's inline
+// buffers, straight from Pebble's value (no copy of it).
+func (s *Store) lookupInto(o *Object, bucket, key string) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	v, closer, err := s.db.Get(appendObjectKey(o.keyBuf[:0], bucket, key))
+	if err == pebble.ErrNotFound {
+		return s.missing(bucket, ErrNoSuchKey)
+	}
+	if err != nil {
+		return err
+	}
+	err = o.ent.decode(v, o.extBuf[:0], o.runBuf[:0])
+	closer.Close()
+	if err != nil {
+		return fmt.Errorf("%w: index entry of %s/%s", ErrCorrupt, bucket, key)
+	}
+	return nil
+}
+
 // BucketExists reports whether a bucket exists.
 func (s *Store) BucketExists(name string) (bool, error) {
 	if err := checkBucket(name); err != nil {
@@ -102,6 +123,15 @@ type Object struct {
 	en     *entry
 	starts []int64 // logical offset of each extent
 	segs   []*segment
+
+	// Room for the common case (a short key, one extent of at most two
+	// runs), so that Open allocates little more than the Object itself.
+	ent      entry
+	keyBuf   [96]byte
+	extBuf   [1]extent
+	runBuf   [2]run
+	startBuf [1]int64
+	segBuf   [2]*segment
 }
 
 // Open looks up an object for reading. Close it when done.
@@ -112,13 +142,14 @@ func (s *Store) Open(bucket, key string) (*Object, error) {
 	// A segment that compaction is deleting has had its runs moved: look
 	// the entry up again to find the new location.
 	for attempt := 0; ; attempt++ {
-		en, err := s.lookup(bucket, key)
-		if err != nil {
+		o := &Object{s: s}
+		if err := s.lookupInto(o, bucket, key); err != nil {
 			return nil, err
 		}
-		o := &Object{s: s, info: en.info(bucket, key), en: en}
+		o.en, o.info = &o.ent, o.ent.info(bucket, key)
+		o.starts, o.segs = o.startBuf[:0], o.segBuf[:0]
 		var off int64
-		for _, x := range en.extents {
+		for _, x := range o.en.extents {
 			o.starts = append(o.starts, off)
 			off += x.size
 		}
@@ -141,21 +172,25 @@ func (o *Object) pin() bool {
 	s.segMu.RLock()
 	defer s.segMu.RUnlock()
 	ok := true
-	o.en.allRuns(func(r run) {
-		sg := s.segs[r.seg]
-		if !ok || (sg != nil && len(o.segs) > 0 && o.segs[len(o.segs)-1] == sg) {
-			return
+pin:
+	for _, x := range o.en.extents {
+		for _, r := range x.runs {
+			sg := s.segs[r.seg]
+			if sg == nil {
+				ok = false
+				break pin
+			}
+			if len(o.segs) > 0 && o.segs[len(o.segs)-1] == sg {
+				continue
+			}
+			sg.refs.Add(1)
+			o.segs = append(o.segs, sg)
+			if sg.deleting.Load() {
+				ok = false
+				break pin
+			}
 		}
-		if sg == nil {
-			ok = false
-			return
-		}
-		sg.refs.Add(1)
-		o.segs = append(o.segs, sg)
-		if sg.deleting.Load() {
-			ok = false
-		}
-	})
+	}
 	if !ok {
 		o.Close()
 	}

@@ -29,15 +29,23 @@ func encodeRuns(e *enc, runs []run) {
 }
 
 func decodeRuns(d *dec) []run {
-	n := d.count(4)
-	if n == 0 {
+	runs := appendRuns(d, nil)
+	if len(runs) == 0 {
 		return nil
 	}
-	runs := make([]run, n)
-	for i := range runs {
-		runs[i] = run{seg: d.uvarint(), first: uint32(d.uvarint()), count: uint32(d.uvarint()), phys: int64(d.uvarint())}
-	}
 	return runs
+}
+
+// appendRuns decodes a run list onto dst.
+func appendRuns(d *dec, dst []run) []run {
+	n := d.count(4)
+	if len(dst)+n > cap(dst) {
+		dst = append(make([]run, 0, len(dst)+n), dst...)
+	}
+	for range n {
+		dst = append(dst, run{seg: d.uvarint(), first: uint32(d.uvarint()), count: uint32(d.uvarint()), phys: int64(d.uvarint())})
+	}
+	return dst
 }
 
 // Record ops: every mutation is one record frame in the log.

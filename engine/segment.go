@@ -85,17 +85,31 @@ func (sg *segment) entry(n uint32) (blockEntry, bool) {
 	return sg.blocks[n], true
 }
 
+// mirrorBufs holds buffers for the copies segment.write makes: a fresh
+// 1 MiB copy per chunk and mirror made the heap churn (a GC per PUT of
+// 16 MiB on two drives, each freshly faulted page costly on a VM).
+var mirrorBufs sync.Pool
+
 // write appends p to every replica. Callers hold Store.appendMu. A vfs
 // File may modify what it is given, so every replica but the last gets a
 // copy.
 func (sg *segment) write(p []byte) error {
+	var buf *[]byte
+	if len(sg.files) > 1 {
+		buf, _ = mirrorBufs.Get().(*[]byte)
+		if buf == nil {
+			buf = new([]byte)
+		}
+		defer mirrorBufs.Put(buf)
+	}
 	for i, f := range sg.files {
 		if f == nil {
 			return fmt.Errorf("engine: segment %016x has a missing replica", sg.id)
 		}
 		b := p
 		if i < len(sg.files)-1 {
-			b = append([]byte(nil), p...)
+			*buf = append((*buf)[:0], p...)
+			b = *buf
 		}
 		if _, err := f.Write(b); err != nil {
 			return err

@@ -288,31 +288,32 @@ func locate(runs []run, b uint32) (uint64, uint32, bool) {
 func (s *Store) readBlockRange(id uint64, num uint32, lo, n int64) ([]byte, error) {
 	const cs = chunkSize
 	n = min(n, int64(s.opts.BlockSize)-lo)
-	block := cache.Key{Segment: id, Block: num}
 	c0, c1 := lo/cs, (lo+n-1)/cs
-	if (c1-c0+1)*cs*2 > int64(s.opts.BlockSize) {
-		b, ok := s.cache.Get(block)
-		if !ok {
-			var err error
-			if b, err = s.readBlock(id, num); err != nil {
-				return nil, err
+	small := (c1-c0+1)*cs*2 <= int64(s.opts.BlockSize)
+	block := cache.Key{Segment: id, Block: num}
+	var b []byte
+	var isPiece, ok bool
+	if small {
+		b, isPiece, ok = s.cache.GetEither(block, cache.Key{Segment: id, Block: num, Piece: uint16(c0 + 1)})
+	} else {
+		b, ok = s.cache.Get(block)
+	}
+	if ok && isPiece {
+		return clip(b, lo-c0*cs, n)
+	}
+	if !ok {
+		sg, e, err := s.blockEntry(id, num)
+		if err != nil {
+			return nil, err
+		}
+		if small && e.hasChunks() {
+			if b, ok := s.readChunks(sg, e, num, c0, c1); ok {
+				return clip(b, lo-c0*cs, n)
 			}
 		}
-		return clip(b, lo, n)
-	}
-	b, isPiece, ok := s.cache.GetEither(block, cache.Key{Segment: id, Block: num, Piece: uint16(c0 + 1)})
-	switch {
-	case ok && isPiece:
-		return clip(b, lo-c0*cs, n)
-	case ok:
-		return clip(b, lo, n)
-	}
-	if b, ok := s.readChunks(id, num, c0, c1); ok {
-		return clip(b, lo-c0*cs, n)
-	}
-	b, err := s.readBlock(id, num)
-	if err != nil {
-		return nil, err
+		if b, err = s.readBlock(sg, e, num); err != nil {
+			return nil, err
+		}
 	}
 	return clip(b, lo, n)
 }
@@ -344,15 +345,14 @@ func (s *Store) blockEntry(id uint64, num uint32) (*segment, blockEntry, error) 
 	return sg, e, nil
 }
 
-// readChunks reads chunks c0 to c1 of a block, verified by their
-// checksums, and caches each as a piece of the block. ok is false when the
-// block must be read whole instead: it is compressed, has no chunk
-// checksums, or the chunks failed to read or verify (the whole-block path
-// then tries every replica and the parity, and reports the error).
-func (s *Store) readChunks(id uint64, num uint32, c0, c1 int64) (b []byte, ok bool) {
+// readChunks reads chunks c0 to c1 of block num of sg (e.hasChunks()),
+// verified by their checksums, and caches each as a piece of the block. ok
+// is false when the block must be read whole instead: the chunks failed to
+// read or verify (the whole-block path then tries every replica and the
+// parity, and reports the error).
+func (s *Store) readChunks(sg *segment, e blockEntry, num uint32, c0, c1 int64) (b []byte, ok bool) {
 	const cs = chunkSize
-	sg, e, err := s.blockEntry(id, num)
-	if err != nil || !e.hasChunks() || c0*cs >= int64(e.physLen) {
+	if c0*cs >= int64(e.physLen) {
 		return nil, false
 	}
 	p := piece{e: e, lo: int(c0 * cs), hi: int(min((c1+1)*cs, int64(e.physLen)))}
@@ -364,7 +364,7 @@ func (s *Store) readChunks(id uint64, num uint32, c0, c1 int64) (b []byte, ok bo
 	}
 	for c := 0; c*cs < len(buf); c++ {
 		end := min((c+1)*cs, len(buf))
-		s.cache.Set(cache.Key{Segment: id, Block: num, Piece: uint16(int(c0) + c + 1)}, buf[c*cs:end:end])
+		s.cache.Set(cache.Key{Segment: sg.id, Block: num, Piece: uint16(int(c0) + c + 1)}, buf[c*cs:end:end])
 	}
 	return buf, true
 }
@@ -374,12 +374,10 @@ func (s *Store) countReads(dio diskIO) {
 	s.counters.diskBytesRead.Add(dio.bytes)
 }
 
-// readBlock reads, verifies, decodes and caches block num of segment id.
-func (s *Store) readBlock(id uint64, num uint32) ([]byte, error) {
-	sg, e, err := s.blockEntry(id, num)
-	if err != nil {
-		return nil, err
-	}
+// readBlock reads, verifies, decodes and caches block num of sg, located
+// by e.
+func (s *Store) readBlock(sg *segment, e blockEntry, num uint32) ([]byte, error) {
+	id := sg.id
 	buf := make([]byte, e.physLen)
 	dio, err := s.readPayload(sg, buf, wholePayload(e))
 	s.countReads(dio)

@@ -41,6 +41,8 @@ type segment struct {
 	// maint serialises work that changes the segment's files: encoding,
 	// scrubbing and healing.
 	maint sync.Mutex
+	// dropped is the prefix whose page cache has been dropped (dropCache).
+	dropped atomic.Int64
 }
 
 const writeCategory vfs.DiskWriteCategory = "lsmstore-segment"
@@ -130,6 +132,32 @@ func (sg *segment) sync() error {
 		}
 	}
 	return nil
+}
+
+// cacheWindow is how many of a segment's newest synced bytes dropCache
+// leaves in the page cache.
+const cacheWindow = 64 << 20
+
+// dropCache drops the page cache of the segment's synced bytes except the
+// newest keep. Written pages then get reused instead of the kernel taking
+// fresh memory for every write: on a VM that returns free memory to its
+// host, a fresh page costs as much CPU as hashing it many times over.
+// synced must be durable: dirty pages are not dropped, only queued for
+// writeback.
+func (sg *segment) dropCache(synced, keep int64) {
+	// Whole pages: the kernel keeps a partly covered one.
+	from, end := sg.dropped.Load(), (synced-keep)&^(4096-1)
+	if end <= from {
+		return
+	}
+	for _, f := range sg.mirrors() {
+		if f != nil {
+			if fd := f.Fd(); fd != vfs.InvalidFd {
+				dropPages(fd, from, end-from)
+			}
+		}
+	}
+	sg.dropped.Store(end)
 }
 
 // errReplicas is wrapped around the last replica's error when no replica

@@ -429,6 +429,11 @@ func (s *Store) commitRound() {
 	s.rotated = nil
 	s.appendMu.Unlock()
 
+	// What the sync makes durable: the bytes written before it starts.
+	synced := make(map[*segment]int64, len(dirty))
+	for sg := range dirty {
+		synced[sg] = sg.size.Load()
+	}
 	err := s.failedErr()
 	if err == nil {
 		err = s.syncAll(dirty, dirs)
@@ -446,6 +451,12 @@ func (s *Store) commitRound() {
 	}
 	for _, op := range ops {
 		close(op.done)
+	}
+	if err == nil {
+		// After the acknowledgements: dropping pages takes time.
+		for sg, n := range synced {
+			sg.dropCache(n, cacheWindow)
+		}
 	}
 	// Rotated segments have all their records applied now: the sealer
 	// seals (and erasure-codes) them in the background.
@@ -480,6 +491,8 @@ func (s *Store) sealer(ctx context.Context) {
 				s.opts.Logf("engine: encoding segment %016x: %v (it stays mirrored)", sg.id, err)
 			}
 		}
+		// Sealed (and synced): no more appends and no page to keep.
+		sg.dropCache(sg.size.Load(), 0)
 	}
 }
 

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package engine
+
+func dropPages(fd uintptr, off, n int64) {}

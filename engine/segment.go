@@ -135,8 +135,12 @@ func (sg *segment) sync() error {
 }
 
 // cacheWindow is how many of a segment's newest synced bytes dropCache
-// leaves in the page cache.
-const cacheWindow = 64 << 20
+// leaves in the page cache. It drops at least dropMin bytes at a time, so
+// that small group commits do not each make the call.
+const (
+	cacheWindow = 64 << 20
+	dropMin     = 4 << 20
+)
 
 // dropCache drops the page cache of the segment's synced bytes except the
 // newest keep. Written pages then get reused instead of the kernel taking
@@ -147,7 +151,7 @@ const cacheWindow = 64 << 20
 func (sg *segment) dropCache(synced, keep int64) {
 	// Whole pages: the kernel keeps a partly covered one.
 	from, end := sg.dropped.Load(), (synced-keep)&^(4096-1)
-	if end <= from {
+	if end <= from || (keep > 0 && end-from < dropMin) {
 		return
 	}
 	for _, f := range sg.mirrors() {

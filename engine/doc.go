@@ -18,6 +18,11 @@
 // batch that also stores the applied log position. Recovery replays records
 // past that position through the same apply code, so a Pebble batch need not
 // be synced on its own: the segment fsync makes a write durable.
+// Once synced, segment bytes older than the newest 64 MiB (and all of a
+// sealed segment) are dropped from the page cache, as MinIO's O_DIRECT
+// writes do: appends then reuse pages instead of faulting in fresh memory,
+// and a stream of writes does not evict what readers keep hot. Recently
+// written data is read from disk the first time, then from the block cache.
 //
 // Read path: a Pebble lookup yields the object's extents; a byte range maps
 // to block numbers by arithmetic; each block comes from the cache or from one

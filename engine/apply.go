@@ -18,6 +18,9 @@ type applier struct {
 	b     *pebble.Batch
 	delta map[uint64]int64 // live-byte changes per segment
 	st    stats
+	// written are the object keys the batch sets or deletes, for the
+	// entry cache to drop once it commits.
+	written [][]byte
 }
 
 func (s *Store) newApplier() *applier {
@@ -107,6 +110,7 @@ func checkCondition(c Condition, old *entry) error {
 // and stats in step.
 func (a *applier) replaceObject(bucket, key string, old, en *entry) error {
 	k := objectKey(bucket, key)
+	a.written = append(a.written, k)
 	if old != nil {
 		old.allRuns(func(r run) { a.delta[r.seg] -= r.phys })
 		a.st.objects--
@@ -377,7 +381,11 @@ func (a *applier) commit(pos logPos, sync *pebble.WriteOptions) error {
 	if err := a.b.Set(keyApplied, pos.encode(), nil); err != nil {
 		return err
 	}
-	if err := s.idx.commit(a.b, sync); err != nil {
+	err := s.idx.commit(a.b, sync)
+	// Before any writer of the batch is acknowledged (and, on failure,
+	// whatever the index now holds).
+	s.entries.invalidate(a.written)
+	if err != nil {
 		return err
 	}
 	s.segMu.Lock()
@@ -450,7 +458,9 @@ func (a *applier) relocate(r *record) error {
 		if !found {
 			return ErrPreconditionFailed
 		}
-		if err := a.b.Set(objectKey(r.bucket, r.key), en.encode(), nil); err != nil {
+		k := objectKey(r.bucket, r.key)
+		a.written = append(a.written, k)
+		if err := a.b.Set(k, en.encode(), nil); err != nil {
 			return err
 		}
 	}

@@ -24,9 +24,11 @@
 // and a stream of writes does not evict what readers keep hot. Recently
 // written data is read from disk the first time, then from the block cache.
 //
-// Read path: a Pebble lookup yields the object's extents; a byte range maps
-// to block numbers by arithmetic; each block comes from the cache or from one
-// positioned read located by the segment's block index, verified by CRC32C.
+// Read path: the object's index entry (from the entry cache of hot objects,
+// which group commit invalidates, or a Pebble lookup) yields its extents; a
+// byte range maps to block numbers by arithmetic; each block comes from the
+// cache or from one positioned read located by the segment's block index,
+// verified by CRC32C.
 // Uncompressed blocks also carry a CRC32C per 4 KiB chunk, so a range that
 // touches at most half of a block reads, verifies and caches only its
 // chunks: a cold 4 KiB read fetches 4 or 8 KiB, not the 64 KiB block.

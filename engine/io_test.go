@@ -315,18 +315,30 @@ func TestOpenAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocation counts are checked in the full run")
 	}
-	s := openMem(t, vfs.NewMem(), Options{})
-	defer s.Close()
-	s.CreateBucket("bkt")
-	mustPut(t, s, "bkt", "files/index_files/1/2/3/HNSW_0", randomBytes(rand.New(rand.NewPCG(1, 1)), 300<<10))
-	n := testing.AllocsPerRun(200, func() {
-		o, err := s.Open("bkt", "files/index_files/1/2/3/HNSW_0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Close()
-	})
-	if n > 2 {
-		t.Fatalf("Open allocates %.1f times, want at most 2 (the Object and its ETag)", n)
+	for _, c := range []struct {
+		name string
+		o    Options
+		max  float64
+		what string
+	}{
+		{"entry-cache", Options{}, 1, "the Object"},
+		{"no-entry-cache", Options{EntryCacheSize: -1}, 2, "the Object and its ETag"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := openMem(t, vfs.NewMem(), c.o)
+			defer s.Close()
+			s.CreateBucket("bkt")
+			mustPut(t, s, "bkt", "files/index_files/1/2/3/HNSW_0", randomBytes(rand.New(rand.NewPCG(1, 1)), 300<<10))
+			n := testing.AllocsPerRun(200, func() {
+				o, err := s.Open("bkt", "files/index_files/1/2/3/HNSW_0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.Close()
+			})
+			if n > c.max {
+				t.Fatalf("Open allocates %.1f times, want at most %v (%s)", n, c.max, c.what)
+			}
+		})
 	}
 }

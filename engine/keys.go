@@ -90,6 +90,7 @@ type entry struct {
 	hasInline bool
 	inline    []byte
 	extents   []extent
+	cost      int64 // bytes charged to the entry cache
 }
 
 // entryVersion 2 adds per-extent checksums; version 1 values still read.

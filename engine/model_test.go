@@ -1653,7 +1653,9 @@ func TestModel(t *testing.T) {
 		{"default", Options{}},
 		{"inline-64k", Options{InlineThreshold: 64 << 10, SegmentSize: 2 << 20}},
 		{"no-compression", Options{DisableCompression: true, SegmentSize: 2 << 20}},
-		{"no-cache", Options{CacheSize: -1, SegmentSize: 1 << 20}},
+		{"no-cache", Options{CacheSize: -1, EntryCacheSize: -1, SegmentSize: 1 << 20}},
+		// Evicts index entries all the time.
+		{"tiny-entry-cache", Options{EntryCacheSize: 4 << 10, SegmentSize: 1 << 20}},
 		{"chunk-1", Options{ChunkBlocks: 1, SegmentSize: 256 << 10, testingSmallSegments: true}},
 		// Without a minimum part size, parts of any size (empty ones too)
 		// sit between others, off block edges.

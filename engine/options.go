@@ -68,6 +68,9 @@ type Options struct {
 	CacheSize int64
 	// IndexCacheSize is Pebble's block cache size in bytes. Default: 256 MiB.
 	IndexCacheSize int64
+	// EntryCacheSize bounds the decoded index entries kept for hot objects
+	// (entrycache.go), in bytes. Default: 32 MiB. Negative disables it.
+	EntryCacheSize int64
 	// MinPartSize is the smallest part other than the last that Complete
 	// accepts. Default: 5 MiB (S3's rule). Negative means no minimum.
 	MinPartSize int64
@@ -97,6 +100,7 @@ const (
 	DefaultChunkBlocks     = 16
 	DefaultCacheSize       = 1 << 30
 	DefaultIndexCacheSize  = 256 << 20
+	DefaultEntryCacheSize  = 32 << 20
 	DefaultMinPartSize     = 5 << 20
 )
 
@@ -128,6 +132,9 @@ func (o Options) EnsureDefaults() Options {
 	}
 	if o.CacheSize == 0 {
 		o.CacheSize = DefaultCacheSize
+	}
+	if o.EntryCacheSize == 0 {
+		o.EntryCacheSize = DefaultEntryCacheSize
 	}
 	if o.IndexCacheSize == 0 {
 		o.IndexCacheSize = DefaultIndexCacheSize

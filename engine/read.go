@@ -57,20 +57,40 @@ func (s *Store) lookup(bucket, key string) (*entry, error) {
 	return en, nil
 }
 
-// lookupInto decodes an object's index entry into o.ent, using o's inline
-// buffers, straight from Pebble's value (no copy of it).
+// lookupInto sets o.en to the object's index entry: the entry cache's, or
+// one decoded straight from Pebble's value (into o's inline buffers when
+// the entry cache is off).
 func (s *Store) lookupInto(o *Object, bucket, key string) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	v, closer, err := s.db.Get(appendObjectKey(o.keyBuf[:0], bucket, key))
+	k := appendObjectKey(o.keyBuf[:0], bucket, key)
+	var gen uint64
+	if s.entries != nil {
+		var en *entry
+		if en, gen = s.entries.get(k); en != nil {
+			o.en = en
+			return nil
+		}
+	}
+	v, closer, err := s.db.Get(k)
 	if err == pebble.ErrNotFound {
 		return s.missing(bucket, ErrNoSuchKey)
 	}
 	if err != nil {
 		return err
 	}
-	err = o.ent.decode(v, o.extBuf[:0], o.runBuf[:0])
+	if s.entries == nil {
+		err = o.ent.decode(v, o.extBuf[:0], o.runBuf[:0])
+		o.en = &o.ent
+	} else {
+		// Shared once cached: its own memory, not o's buffers.
+		en := &entry{}
+		if err = en.decode(v, nil, nil); err == nil {
+			s.entries.put(k, en, len(v), gen)
+			o.en = en
+		}
+	}
 	closer.Close()
 	if err != nil {
 		return fmt.Errorf("%w: index entry of %s/%s", ErrCorrupt, bucket, key)
@@ -146,7 +166,7 @@ func (s *Store) Open(bucket, key string) (*Object, error) {
 		if err := s.lookupInto(o, bucket, key); err != nil {
 			return nil, err
 		}
-		o.en, o.info = &o.ent, o.ent.info(bucket, key)
+		o.info = o.en.info(bucket, key)
 		o.starts, o.segs = o.startBuf[:0], o.segBuf[:0]
 		var off int64
 		for _, x := range o.en.extents {
@@ -157,6 +177,8 @@ func (s *Store) Open(bucket, key string) (*Object, error) {
 			s.counters.gets.Add(1)
 			return o, nil
 		}
+		// The entry may be a cached one from before the move.
+		s.entries.invalidate([][]byte{objectKey(bucket, key)})
 		if attempt == 100 {
 			return nil, fmt.Errorf("%w: %s/%s names a segment that is gone", errNoSegment, bucket, key)
 		}

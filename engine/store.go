@@ -29,8 +29,10 @@ type Store struct {
 	idx    *indexSet
 	pcache *pebble.Cache
 	cache  *cache.Cache
-	zenc   *zstd.Encoder
-	zdec   *zstd.Decoder
+	// entries caches decoded index entries of read objects; nil if off.
+	entries *entryCache
+	zenc    *zstd.Encoder
+	zdec    *zstd.Decoder
 
 	// appendMu orders appends: block runs, record frames and the pending
 	// queue, so queue order is log order.
@@ -144,6 +146,7 @@ func Open(opts Options) (*Store, error) {
 	if s.zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(uint64(o.BlockSize)*2)); err != nil {
 		return nil, err
 	}
+	s.entries = newEntryCache(o.EntryCacheSize)
 	s.pcache = pebble.NewCache(o.IndexCacheSize)
 	popts := &pebble.Options{
 		FS:    noPreallocFS{o.FS},

@@ -49,11 +49,9 @@ type metrics struct {
 	received *prometheus.CounterVec
 	sent     *prometheus.CounterVec
 
-	// ops maps an operation name to its instruments. It is copied on
-	// write (under mu) so the request path reads it without locking or
-	// allocating; operation names are a small fixed set.
-	mu  sync.Mutex
-	ops atomic.Pointer[map[string]*opMetrics]
+	// ops maps an operation name to its instruments; operation names are
+	// a small fixed set.
+	ops cowMap[string, *opMetrics]
 }
 
 // opMetrics are one operation's instruments.
@@ -63,11 +61,41 @@ type opMetrics struct {
 	sent     prometheus.Counter
 	requests *prometheus.CounterVec
 
-	// byStatus maps an HTTP status to its request counter, copied on
-	// write like metrics.ops.
-	mu       sync.Mutex
 	name     string
-	byStatus atomic.Pointer[map[int]prometheus.Counter]
+	byStatus cowMap[int, prometheus.Counter] // request counter by HTTP status
+}
+
+// cowMap is a map copied on write (under mu), so that readers on the
+// request path neither lock nor allocate. For small sets of keys.
+type cowMap[K comparable, V any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[K]V]
+}
+
+// get returns the value of k, made by create (once) if missing.
+func (c *cowMap[K, V]) get(k K, create func() V) V {
+	if p := c.m.Load(); p != nil {
+		if v, ok := (*p)[k]; ok {
+			return v
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old map[K]V
+	if p := c.m.Load(); p != nil {
+		old = *p
+	}
+	if v, ok := old[k]; ok {
+		return v
+	}
+	v := create()
+	next := make(map[K]V, len(old)+1)
+	for ok, ov := range old {
+		next[ok] = ov
+	}
+	next[k] = v
+	c.m.Store(&next)
+	return v
 }
 
 func newMetrics(s *Server) *metrics {
@@ -91,8 +119,6 @@ func newMetrics(s *Server) *metrics {
 			Help: "Response body bytes sent (the Content-Length of streamed bodies), by operation.",
 		}, []string{"op"}),
 	}
-	empty := map[string]*opMetrics{}
-	m.ops.Store(&empty)
 	m.reg.MustRegister(m.requests, m.duration, m.received, m.sent,
 		newEngineCollector(s),
 		collectors.NewGoCollector(),
@@ -116,52 +142,22 @@ func (z zapPrintln) Println(v ...any) { z.l.Sugar().Warnln(v...) }
 
 // op returns the instruments of an operation, creating them on first use.
 func (m *metrics) op(name string) *opMetrics {
-	if om, ok := (*m.ops.Load())[name]; ok {
-		return om
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	old := *m.ops.Load()
-	if om, ok := old[name]; ok {
-		return om
-	}
-	om := &opMetrics{
-		name:     name,
-		duration: m.duration.WithLabelValues(name),
-		received: m.received.WithLabelValues(name),
-		sent:     m.sent.WithLabelValues(name),
-		requests: m.requests,
-	}
-	emptyStatus := map[int]prometheus.Counter{}
-	om.byStatus.Store(&emptyStatus)
-	next := make(map[string]*opMetrics, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[name] = om
-	m.ops.Store(&next)
-	return om
+	return m.ops.get(name, func() *opMetrics {
+		return &opMetrics{
+			name:     name,
+			duration: m.duration.WithLabelValues(name),
+			received: m.received.WithLabelValues(name),
+			sent:     m.sent.WithLabelValues(name),
+			requests: m.requests,
+		}
+	})
 }
 
 // status returns the request counter of an HTTP status.
 func (om *opMetrics) status(code int) prometheus.Counter {
-	if c, ok := (*om.byStatus.Load())[code]; ok {
-		return c
-	}
-	om.mu.Lock()
-	defer om.mu.Unlock()
-	old := *om.byStatus.Load()
-	if c, ok := old[code]; ok {
-		return c
-	}
-	c := om.requests.WithLabelValues(om.name, strconv.Itoa(code))
-	next := make(map[int]prometheus.Counter, len(old)+1)
-	for k, v := range old {
-		next[k] = v
-	}
-	next[code] = c
-	om.byStatus.Store(&next)
-	return c
+	return om.byStatus.get(code, func() prometheus.Counter {
+		return om.requests.WithLabelValues(om.name, strconv.Itoa(code))
+	})
 }
 
 // observe records one served request.

@@ -266,6 +266,11 @@ func Soak(ctx context.Context, sc SoakConfig, env *Env, onSample func(SoakSample
 	s.stop.Store(false)
 
 	res := &SoakResult{Lanes: sc.Lanes, Interval: sc.Interval.Seconds(), Warmup: sc.SoakWarmup.Seconds()}
+	first, err := SampleProc(sc.ServerPID)
+	if err != nil {
+		return nil, fmt.Errorf("soak: sampling the server: %w", err)
+	}
+	prev, clientBefore := first, SelfCPU()
 	var all []*Worker
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -324,12 +329,6 @@ func Soak(ctx context.Context, sc SoakConfig, env *Env, onSample func(SoakSample
 	cancelWatch := context.AfterFunc(ctx, stopAll)
 	defer cancelWatch()
 
-	prev, err := SampleProc(sc.ServerPID)
-	if err != nil {
-		stopAll()
-		wg.Wait()
-		return nil, fmt.Errorf("soak: sampling the server: %w", err)
-	}
 	prevAt, lastTick := start, start
 	tick := time.NewTicker(sc.Interval)
 	for !s.stop.Load() {
@@ -394,6 +393,11 @@ func Soak(ctx context.Context, sc SoakConfig, env *Env, onSample func(SoakSample
 		res.Run.StoppedBy = *stopCanceled
 	} else {
 		res.Run.StoppedBy = *stopDuration
+	}
+	res.Run.ClientCPUSeconds = (SelfCPU() - clientBefore).Seconds()
+	if last, err := SampleProc(sc.ServerPID); err == nil {
+		res.Run.Server = &ServerUsage{PID: sc.ServerPID, CPUSeconds: (last.CPU - first.CPU).Seconds(),
+			RSSBeforeBytes: first.RSS, RSSAfterBytes: last.RSS, RSSPeakBytes: last.HWM}
 	}
 	res.Run.finish(all)
 	res.Trends = Trends(res.Samples, sc.SoakWarmup)

@@ -134,14 +134,58 @@ func cmdSoak(ctx context.Context, args []string) error {
 	sc.Endpoint, sc.ServerPID, sc.DataDir = srv.addr, srv.pid(), srv.dir
 	fmt.Fprintf(os.Stderr, "== soak: %s (%s warm-up not judged), a sample every %s, lanes %s, compaction every %s\n",
 		duration, warmup, interval, mix, compactEvery)
+	// a server that dies ends the soak at once, saying so
+	soakCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	errExited := errors.New("lsmd exited during the soak (the end of its log, if any, is kept beside the report)")
+	go func() {
+		select {
+		case <-srv.exited:
+			cancel(errExited)
+		case <-soakCtx.Done():
+		}
+	}()
 	out := os.Stdout
 	writeSoakHeader(out)
-	res, err := bench.Soak(ctx, sc, env, func(s bench.SoakSample) { writeSoakRow(out, s) })
+	res, err := bench.Soak(soakCtx, sc, env, func(s bench.SoakSample) { writeSoakRow(out, s) })
+	if err != nil && errors.Is(context.Cause(soakCtx), errExited) {
+		err = errExited
+	}
 	rep.Result = res
 	if err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
 	}
-	return finishSoak(rep, outDir, err)
+	err = finishSoak(rep, outDir, err)
+	if err != nil && outDir != "" {
+		// keep the end of lsmd's log (warnings and errors) beside the report
+		if tail, terr := fileTail(srv.logPath, 1<<20); terr == nil && len(tail) > 0 {
+			p := filepath.Join(outDir, rep.Started.Format("2006-01-02T150405Z")+"-soak-lsmd.log")
+			if os.WriteFile(p, tail, 0o644) == nil {
+				fmt.Fprintln(os.Stderr, "wrote", p)
+			}
+		}
+	}
+	return err
+}
+
+// fileTail returns the last n bytes of a file.
+func fileTail(path string, n int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := max(0, st.Size()-n)
+	b := make([]byte, st.Size()-off)
+	_, err = f.ReadAt(b, off)
+	if err == io.EOF {
+		err = nil
+	}
+	return b, err
 }
 
 func writeSoakHeader(w io.Writer) {
@@ -201,7 +245,7 @@ func finishSoak(rep *SoakReport, outDir string, runErr error) error {
 		fmt.Fprintln(&md, "\n### Verdict (after the warm-up)")
 		fmt.Fprintln(&md)
 		for _, t := range res.Trends {
-			fmt.Fprintf(&md, "- %s; slope %.3g/min\n", t.Verdict, t.SlopePerMin)
+			fmt.Fprintf(&md, "- %s; least-squares slope %.2f/min\n", t.Verdict, t.SlopePerMin)
 		}
 		for _, f := range res.Failures {
 			if strings.HasPrefix(f, "errors:") {
@@ -212,9 +256,12 @@ func finishSoak(rep *SoakReport, outDir string, runErr error) error {
 	for _, e := range rep.Errors {
 		fmt.Fprintf(&md, "\nerror: %s\n", e)
 	}
-	if rep.Passed {
+	switch {
+	case rep.Passed:
 		fmt.Fprintln(&md, "\nPASS: no metric keeps growing after the warm-up.")
-	} else if res != nil && len(res.Failures) > 0 {
+	case runErr != nil:
+		fmt.Fprintf(&md, "\nINCOMPLETE: %v\n", runErr)
+	case res != nil && len(res.Failures) > 0:
 		fmt.Fprintf(&md, "\nFAIL: %s\n", strings.Join(res.Failures, "; "))
 	}
 	// the samples were printed as they came; print the rest

@@ -374,11 +374,14 @@ func (st *gcState) putBack(b []string) {
 }
 
 // GCBatches is how many prefixes of 10 small objects list-gc writes before
-// its measured window, for its deletes (a session may ask for more).
+// its measured window, for its deletes (a soak asks for as many as it needs).
 var GCBatches = 300
 
 func gcSetup(s *session) error {
-	n := max(GCBatches, s.gcBatches)
+	n := GCBatches
+	if s.gcBatches > 0 {
+		n = s.gcBatches
+	}
 	st := &gcState{batches: make(chan []string, n), prefixes: s.env.Layout.Prefixes()}
 	s.shared = st
 	keys := make([][]string, n)

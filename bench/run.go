@@ -25,7 +25,8 @@ type session struct {
 	// observe, when set, also gets every measured request's latency and
 	// whether it failed (the soak's per-interval latencies).
 	observe func(lat time.Duration, failed bool)
-	// gcBatches, when above GCBatches, is how many batches list-gc writes.
+	// gcBatches, when set, is how many batches list-gc writes instead of
+	// GCBatches.
 	gcBatches int
 }
 

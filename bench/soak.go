@@ -462,13 +462,17 @@ func walChurnPut(w *Worker) error {
 }
 
 // gcBatchesFor is how many batches list-gc needs so that its paced lanes
-// keep deleting until the end (with a fifth to spare).
+// keep deleting until the end (with a fifth to spare); 0 (the default
+// GCBatches) when a list-gc lane is unpaced.
 func gcBatchesFor(sc SoakConfig) int {
 	n := 0
 	for _, l := range sc.Lanes {
 		p := Profiles[l.Profile]
-		if p.Setup == nil || p.Name != "list-gc" || l.Rate <= 0 {
+		if p.Name != "list-gc" {
 			continue
+		}
+		if l.Rate <= 0 {
+			return 0
 		}
 		total, del := 0, 0
 		for _, a := range p.Actions {

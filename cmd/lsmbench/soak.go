@@ -36,8 +36,10 @@ func cmdSoak(ctx context.Context, args []string) error {
 	var seed uint64
 	var hot float64
 	var verify, keep bool
+	var lsmdFlags []string
 	fs := newFlagSet("soak", "--lsmd bin/lsmd [flags]")
 	fs.StringVar(&lsmdBin, "lsmd", "bin/lsmd", "lsmd binary")
+	fs.StringArrayVar(&lsmdFlags, "lsmd-flag", nil, "one more lsmd flag, repeatable (e.g. --lsmd-flag=--metrics-auth)")
 	fs.DurationVar(&duration, "duration", 30*time.Minute, "length of the soak")
 	fs.DurationVar(&warmup, "warmup", 0, "samples up to here are not judged (0: a fifth of --duration, at most 5m)")
 	fs.DurationVar(&interval, "interval", 10*time.Second, "sampling interval")
@@ -97,7 +99,7 @@ func cmdSoak(ctx context.Context, args []string) error {
 	srv := lsmdServer(lsmdBin, filepath.Join(work, "lsmd"), work, access, secret)
 	base := srv.args
 	srv.args = func(addr string) []string {
-		return append([]string{"--cache-size", cacheSize, "--segment-size", segSize}, base(addr)...)
+		return append(append([]string{"--cache-size", cacheSize, "--segment-size", segSize}, lsmdFlags...), base(addr)...)
 	}
 	defer func() {
 		if err := srv.stop(); err != nil {
@@ -113,7 +115,7 @@ func cmdSoak(ctx context.Context, args []string) error {
 		Logical: env.Layout.Bytes(), Settings: map[string]any{
 			"duration": duration.String(), "warmup": warmup.String(), "interval": interval.String(), "mix": mix,
 			"compact_every": compactEvery.String(), "data_size": int64(size), "cache_size": cacheSize,
-			"segment_size": segSize, "hot_fraction": hot, "seed": seed, "verify": verify, "lsmd": lsmdBin,
+			"segment_size": segSize, "lsmd_flags": lsmdFlags, "hot_fraction": hot, "seed": seed, "verify": verify, "lsmd": lsmdBin,
 		}}
 
 	fmt.Fprintln(os.Stderr, "== starting lsmd")

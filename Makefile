@@ -5,7 +5,7 @@ ADDRESS ?= 127.0.0.1:9000
 DATA    ?= ./data
 FUZZTIME ?= 20s
 
-.PHONY: all build run test vet unit race fuzz bench-go lsmbench bench bench-compare minio clean
+.PHONY: all build run test vet unit race fuzz bench-go lsmbench bench bench-compare soak minio clean
 
 all: build
 
@@ -77,6 +77,17 @@ bench: build lsmbench
 bench-compare: build lsmbench minio
 	./$(BIN)/lsmbench compare --lsmd $(BIN)/lsmd --minio $(MINIO) --minio-version $(MINIO_RELEASE) \
 	  --rounds $(BENCH_ROUNDS) --data-size $(BENCH_SIZE) --duration $(BENCH_DURATION) --out $(BENCH_OUT) $(BENCH_FLAGS)
+
+# Soak test, not part of `make test`: a fresh lsmd under a steady, rate-bounded
+# mix of the Milvus profiles with deletes and compaction for $(SOAK_DURATION),
+# sampling its RSS, goroutines, open files and p99 every 10 s (a table as it
+# goes, then bench/results/DATE-soak.{json,md}); fails, naming the metric, if
+# one keeps growing after the warm-up (bench/soak.go, Growth).
+SOAK_DURATION ?= 30m
+SOAK_FLAGS    ?=
+
+soak: build lsmbench
+	./$(BIN)/lsmbench soak --lsmd $(BIN)/lsmd --duration $(SOAK_DURATION) --out $(BENCH_OUT) $(SOAK_FLAGS)
 
 # Builds MinIO from source through the Go module proxy into $(CACHE), once.
 minio: $(MINIO)

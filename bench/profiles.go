@@ -374,19 +374,23 @@ func (st *gcState) putBack(b []string) {
 }
 
 // GCBatches is how many prefixes of 10 small objects list-gc writes before
-// its measured window, for its deletes.
+// its measured window, for its deletes (a soak asks for as many as it needs).
 var GCBatches = 300
 
 func gcSetup(s *session) error {
-	st := &gcState{batches: make(chan []string, GCBatches), prefixes: s.env.Layout.Prefixes()}
+	n := GCBatches
+	if s.gcBatches > 0 {
+		n = s.gcBatches
+	}
+	st := &gcState{batches: make(chan []string, n), prefixes: s.env.Layout.Prefixes()}
 	s.shared = st
-	keys := make([][]string, GCBatches)
+	keys := make([][]string, n)
 	for b := range keys {
 		for i := range 10 {
 			keys[b] = append(keys[b], fmt.Sprintf("lsmbench/%s/gc/%04d/%d", s.cfg.RunID, b, i))
 		}
 	}
-	err := s.parallel(s.cfg.Concurrency, GCBatches*10, func(w *Worker, i int) error {
+	err := s.parallel(s.cfg.Concurrency, n*10, func(w *Worker, i int) error {
 		return w.put("setup", keys[i/10][i%10], w.streamBody(KiB), payloadStreaming, false, 200)
 	})
 	for _, b := range keys {

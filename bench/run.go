@@ -22,6 +22,12 @@ type session struct {
 
 	mu     sync.Mutex
 	shared any // profile state shared by the workers
+	// observe, when set, also gets every measured request's latency and
+	// whether it failed (the soak's per-interval latencies).
+	observe func(lat time.Duration, failed bool)
+	// gcBatches, when set, is how many batches list-gc writes instead of
+	// GCBatches.
+	gcBatches int
 }
 
 func newSession(ctx context.Context, cfg Config, env *Env) *session {

@@ -207,6 +207,9 @@ func (w *Worker) do(o *op) (int, error) {
 		} else {
 			c.bytes += got + sent
 		}
+		if obs := w.s.observe; obs != nil {
+			obs(lat, err != nil)
+		}
 	}
 	return status, err
 }

@@ -6,6 +6,7 @@
 //	lsmbench prepare  --endpoint HOST:PORT [flags]
 //	lsmbench suite    --lsmd bin/lsmd [flags]
 //	lsmbench compare  --lsmd bin/lsmd --minio PATH [flags]
+//	lsmbench soak     --lsmd bin/lsmd --duration 30m [flags]
 //	lsmbench odirect  --dir DIR [flags]
 //	lsmbench profiles
 package main
@@ -35,6 +36,8 @@ commands:
   prepare         lay out the Milvus-shaped data set on an endpoint (idempotent)
   suite           start a fresh lsmd, prepare, run the standard suite, write bench/results/DATE.json
   compare         the same suite against lsmd and MinIO, alternating, with ratios and bytes on disk
+  soak            start a fresh lsmd, run the Milvus profiles with deletes and compaction for --duration,
+                  sample RSS, goroutines, open files and p99 every 10 s, fail if any keeps growing
   odirect         raw random 4 KiB read IOPS of a directory's disk with O_DIRECT
   profiles        list the workload profiles
   ceiling-server  serve the ceiling server (used by suite and compare)
@@ -60,6 +63,8 @@ func main() {
 		err = cmdSuite(ctx, args, false)
 	case "compare":
 		err = cmdSuite(ctx, args, true)
+	case "soak":
+		err = cmdSoak(ctx, args)
 	case "odirect":
 		err = cmdODirect(ctx, args)
 	case "profiles":

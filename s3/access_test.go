@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +233,114 @@ func TestBucketCORS(t *testing.T) {
 	wantStatus(t, "get cors after delete", resp, body, 404, "NoSuchCORSConfiguration")
 	resp, body = anon(t, "OPTIONS", base+"/web/o", nil, map[string]string{"Origin": "http://other", "Access-Control-Request-Method": "GET"})
 	wantStatus(t, "preflight after delete", resp, body, 403, "AccessForbidden")
+}
+
+// TestAnonymousOwnerOnly: with a policy granting everything to everyone,
+// no unsigned request may perform an owner-only action (every route
+// naming one is tried), and nothing changes.
+func TestAnonymousOwnerOnly(t *testing.T) {
+	c, _ := startInProcess(t, Config{})
+	ctx := context.Background()
+	base := c.EndpointURL().String()
+	for _, b := range []string{"own", "spare"} {
+		if err := c.MakeBucket(ctx, b, minio.MakeBucketOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.PutObject(ctx, "own", "o", strings.NewReader("data"), 4, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	policy := pol(`{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}`)
+	if err := c.SetBucketPolicy(ctx, "own", policy); err != nil {
+		t.Fatal(err)
+	}
+	for a := range ownerOnly {
+		if !slices.Contains(s3Actions, a) {
+			t.Errorf("owner-only action %s is not an S3 action policies name", a)
+		}
+	}
+	tried := 0
+	for _, rt := range routes {
+		if !ownerOnly[rt.action] {
+			continue
+		}
+		url := base
+		switch rt.level {
+		case levelBucket:
+			url += "/own"
+		case levelObject:
+			url += "/own/o"
+		}
+		if len(rt.query) > 0 {
+			url += "?" + strings.Join(rt.query, "&")
+		}
+		var body []byte
+		if rt.name == "PutBucketPolicy" {
+			body = []byte(pol(`{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}`))
+		}
+		resp, b := anon(t, rt.method, url, body, nil)
+		wantStatus(t, "unsigned "+rt.name, resp, b, 403, "AccessDenied")
+		tried++
+	}
+	if tried < 10 {
+		t.Fatalf("only %d owner-only routes", tried)
+	}
+	resp, body := anon(t, "DELETE", base+"/spare", nil, nil)
+	wantStatus(t, "unsigned DeleteBucket of a bucket without policy", resp, body, 403, "AccessDenied")
+	if p, err := c.GetBucketPolicy(ctx, "own"); err != nil || p != policy {
+		t.Fatalf("policy after the unsigned requests: %q %v", p, err)
+	}
+	for _, b := range []string{"own", "spare"} {
+		if ok, err := c.BucketExists(ctx, b); err != nil || !ok {
+			t.Fatalf("bucket %s after the unsigned requests: %v %v", b, ok, err)
+		}
+	}
+	resp, body = anon(t, "GET", base+"/own/o", nil, nil)
+	wantStatus(t, "unsigned GetObject the policy grants", resp, body, 200, "")
+}
+
+// TestAnonymousObjectLimits: GetObjectAttributes needs s3:GetObject too,
+// response-* overrides are refused to anonymous requests, and a
+// DeleteObjects a policy cannot grant is refused whole.
+func TestAnonymousObjectLimits(t *testing.T) {
+	c, _ := startInProcess(t, Config{})
+	ctx := context.Background()
+	base := c.EndpointURL().String()
+	if err := c.MakeBucket(ctx, "lim", minio.MakeBucketOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutObject(ctx, "lim", "o", strings.NewReader("data"), 4, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	attrs := map[string]string{"x-amz-object-attributes": "ETag"}
+	if err := c.SetBucketPolicy(ctx, "lim", pol(`{"Effect":"Allow","Principal":"*","Action":"s3:GetObjectAttributes","Resource":"arn:aws:s3:::lim/*"}`)); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := anon(t, "GET", base+"/lim/o?attributes", nil, attrs)
+	wantStatus(t, "attributes without GetObject", resp, body, 403, "AccessDenied")
+	if err := c.SetBucketPolicy(ctx, "lim", pol(`{"Effect":"Allow","Principal":"*","Action":["s3:GetObjectAttributes","s3:GetObject"],"Resource":"arn:aws:s3:::lim/*"}`)); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = anon(t, "GET", base+"/lim/o?attributes", nil, attrs)
+	wantStatus(t, "attributes with GetObject", resp, body, 200, "")
+
+	resp, body = anon(t, "GET", base+"/lim/o?response-content-type=text/html", nil, nil)
+	wantStatus(t, "anonymous override", resp, body, 400, "InvalidRequest")
+	if !strings.Contains(body, "cannot be used for anonymous GET requests") {
+		t.Fatalf("anonymous override: %s", body)
+	}
+	resp, body = signed(t, "GET", base+"/lim/o?response-content-type=text%2Fhtml", nil)
+	wantStatus(t, "signed override", resp, body, 200, "")
+	if resp.Header.Get("Content-Type") != "text/html" {
+		t.Fatalf("signed override: Content-Type %q", resp.Header.Get("Content-Type"))
+	}
+
+	del := []byte("<Delete><Object><Key>o</Key></Object></Delete>")
+	for _, b := range []string{"lim", "nosuchbucket"} {
+		resp, body = anon(t, "POST", base+"/"+b+"?delete", del, map[string]string{"Content-MD5": md5b64(del)})
+		wantStatus(t, "anonymous DeleteObjects on "+b, resp, body, 403, "AccessDenied")
+	}
+	if _, err := c.StatObject(ctx, "lim", "o", minio.StatObjectOptions{}); err != nil {
+		t.Fatalf("after the refused DeleteObjects: %v", err)
+	}
 }

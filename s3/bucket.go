@@ -85,6 +85,8 @@ func (s *Server) deleteBucket(r *request) error {
 	if err := s.store.DeleteBucket(r.bucket); err != nil {
 		return err
 	}
+	s.forgetDoc(r.bucket, configPolicy)
+	s.forgetDoc(r.bucket, configCORS)
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }
@@ -140,13 +142,17 @@ func (s *Server) deleteObjects(r *request) error {
 	} else if !ok {
 		return errNoSuchBucket
 	}
+	var policy *bucketPolicy // decides each key of an anonymous request
+	if r.anonymous {
+		policy = s.policyFor(r.bucket)
+	}
 	res := deleteResult{Xmlns: s3NS}
 	for _, o := range req.Objects {
 		var err error
 		switch {
 		case o.VersionID != "" && o.VersionID != "null":
 			err = withMessage(errNotImplemented, "Versioning is not implemented.")
-		case r.anonymous && !s.anonymousAllowed(r.bucket, "s3:DeleteObject", o.Key, true):
+		case r.anonymous && !policy.allows("s3:DeleteObject", objectARN(r.bucket, o.Key)):
 			err = errAccessDenied
 		default:
 			err = s.store.Delete(r.bucket, o.Key)
@@ -202,6 +208,7 @@ func (s *Server) deleteBucketConfig(r *request, name string) error {
 	if err := s.store.DeleteBucketConfig(r.bucket, name); err != nil {
 		return err
 	}
+	s.forgetDoc(r.bucket, name)
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/lsmstore/lsmstore/engine"
 )
 
 // Bucket CORS configuration, and the CORS headers it puts on responses.
@@ -159,19 +157,13 @@ func requestedHeaders(v string) []string {
 	return out
 }
 
-// bucketCORS loads a bucket's CORS configuration; nil when it has none.
+// parseCORSFor is parseCORS in the form docCache parses with.
+func parseCORSFor(doc []byte, _ string) (*corsConfiguration, error) { return parseCORS(doc) }
+
+// bucketCORS returns a bucket's parsed CORS configuration (shared: never
+// modified); nil when it has none.
 func (s *Server) bucketCORS(bucket string) *corsConfiguration {
-	if !engine.ValidBucketName(bucket) {
-		return nil
-	}
-	doc, err := s.store.BucketConfig(bucket, configCORS)
-	if err != nil {
-		return nil
-	}
-	c, err := parseCORS(doc)
-	if err != nil {
-		return nil
-	}
+	c, _ := s.cors.get(s.store, bucket)
 	return c
 }
 
@@ -265,6 +257,7 @@ func (s *Server) putBucketCors(r *request) error {
 	if err := s.store.PutBucketConfig(r.bucket, configCORS, doc.Bytes()); err != nil {
 		return err
 	}
+	s.forgetDoc(r.bucket, configCORS)
 	r.ctx.SetStatusCode(fasthttp.StatusOK)
 	return nil
 }

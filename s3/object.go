@@ -300,15 +300,19 @@ func (s *Server) objectHeaders(r *request, info engine.ObjectInfo) {
 		h.Set("x-amz-mp-parts-count", strconv.Itoa(info.Parts))
 	}
 	q := r.ctx.QueryArgs()
-	for _, o := range [][2]string{
-		{"response-content-type", "Content-Type"}, {"response-content-language", "Content-Language"},
-		{"response-expires", "Expires"}, {"response-cache-control", "Cache-Control"},
-		{"response-content-disposition", "Content-Disposition"}, {"response-content-encoding", "Content-Encoding"},
-	} {
-		if v := q.Peek(o[0]); len(v) > 0 {
-			h.Set(o[1], string(v))
+	for _, o := range responseOverrides {
+		if v := q.Peek(o.param); len(v) > 0 {
+			h.Set(o.header, string(v))
 		}
 	}
+}
+
+// responseOverrides are the query parameters of a GET or HEAD that set a
+// response header (signed requests only: see anonymous.go).
+var responseOverrides = []struct{ param, header string }{
+	{"response-content-type", "Content-Type"}, {"response-content-language", "Content-Language"},
+	{"response-expires", "Expires"}, {"response-cache-control", "Cache-Control"},
+	{"response-content-disposition", "Content-Disposition"}, {"response-content-encoding", "Content-Encoding"},
 }
 
 // setETagModified sets ETag and Last-Modified without allocating.
@@ -572,7 +576,7 @@ func (s *Server) openCopySource(r *request) (*engine.Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.anonymous && !s.anonymousAllowed(sb, "s3:GetObject", sk, true) {
+	if r.anonymous && !s.anonymousAllowed(sb, "s3:GetObject", sk) {
 		return nil, errAccessDenied
 	}
 	o, err := s.store.Open(sb, sk)

@@ -8,14 +8,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/lsmstore/lsmstore/engine"
 )
 
 // Bucket policies. The root credentials own every bucket, so a policy only
-// decides anonymous requests: it can make a bucket (or part of it)
-// public. Statements are evaluated as IAM does for one principal: an
-// explicit Deny wins, then any Allow, else the request is denied.
+// decides anonymous requests: it can make a bucket (or part of it) public,
+// but never lets anyone else manage it (anonymous.go). Statements are
+// evaluated as IAM does for one principal: an explicit Deny wins, then any
+// Allow, else the request is denied.
 // Conditions and NotPrincipal are refused as NotImplemented rather than
 // ignored, so a policy never grants more than it says.
 
@@ -260,8 +259,12 @@ func validResource(r, bucket string) bool {
 }
 
 // allows reports whether the policy lets an anonymous request perform
-// action on resource (an ARN).
+// action on resource (an ARN). A nil policy allows nothing.
 func (p *bucketPolicy) allows(action, resource string) bool {
+	if p == nil {
+		return false
+	}
+	action = strings.ToLower(action)
 	allowed := false
 	for i := range p.statements {
 		st := &p.statements[i]
@@ -276,8 +279,37 @@ func (p *bucketPolicy) allows(action, resource string) bool {
 	return allowed
 }
 
+// mayAllowObjects reports whether some statement could let anonymous
+// users perform action on some object of bucket. It errs towards yes (any
+// resource but the bucket itself counts, Deny statements are ignored): it
+// only spares the work of a request the policy can grant nothing, and each
+// object is still decided by allows.
+func (p *bucketPolicy) mayAllowObjects(bucket, action string) bool {
+	if p == nil {
+		return false
+	}
+	action = strings.ToLower(action)
+	for i := range p.statements {
+		st := &p.statements[i]
+		if !st.allow || !st.anonymous || anyMatch(action, st.actions) == st.notAction {
+			continue
+		}
+		if st.notRes {
+			return true
+		}
+		for _, r := range st.resources {
+			if r != arnPrefix+bucket {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matches reports whether the statement applies to action (lowercased)
+// on resource.
 func (st *policyStatement) matches(action, resource string) bool {
-	return anyMatch(strings.ToLower(action), st.actions) != st.notAction &&
+	return anyMatch(action, st.actions) != st.notAction &&
 		anyMatch(resource, st.resources) != st.notRes
 }
 
@@ -323,38 +355,6 @@ func wildcardMatch(s, pattern string) bool {
 	return pi == len(pattern)
 }
 
-// authorizeAnonymous decides an unsigned request by its bucket's policy.
-func (s *Server) authorizeAnonymous(r *request, rt *route) error {
-	if rt.action == actionPerKey {
-		return nil // the handler authorizes each key
-	}
-	if rt.level == levelService || !s.anonymousAllowed(r.bucket, rt.action, r.key, rt.level == levelObject) {
-		return errAccessDenied
-	}
-	return nil
-}
-
-// anonymousAllowed reports whether bucket's policy grants action to
-// anyone on the bucket (object false) or on one of its objects.
-func (s *Server) anonymousAllowed(bucket, action, key string, object bool) bool {
-	if !engine.ValidBucketName(bucket) {
-		return false
-	}
-	doc, err := s.store.BucketConfig(bucket, configPolicy)
-	if err != nil {
-		return false
-	}
-	p, err := parsePolicy(doc, bucket)
-	if err != nil {
-		return false
-	}
-	res := arnPrefix + bucket
-	if object {
-		res += "/" + key
-	}
-	return p.allows(action, res)
-}
-
 func (s *Server) getBucketPolicy(r *request) error {
 	return s.getBucketConfig(r, configPolicy, errNoSuchBucketPolicy, "application/json")
 }
@@ -376,6 +376,7 @@ func (s *Server) putBucketPolicy(r *request) error {
 	if err := s.store.PutBucketConfig(r.bucket, configPolicy, doc); err != nil {
 		return err
 	}
+	s.forgetDoc(r.bucket, configPolicy)
 	r.ctx.SetStatusCode(fasthttp.StatusNoContent)
 	return nil
 }

@@ -85,6 +85,39 @@ func TestPolicyAllows(t *testing.T) {
 	}
 }
 
+// TestPolicyMayAllowObjects: whether a policy could let anonymous users
+// act on some object (DeleteObjects is refused whole when it cannot).
+func TestPolicyMayAllowObjects(t *testing.T) {
+	for _, tc := range []struct {
+		name, statements string
+		want             bool
+	}{
+		{"prefix grant", `{"Effect":"Allow","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::pub/tmp/*"}`, true},
+		{"one key", `{"Effect":"Allow","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::pub/k"}`, true},
+		{"star action, star resource", `{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}`, true},
+		{"action wildcard", `{"Effect":"Allow","Principal":"*","Action":"s3:Delete*","Resource":"arn:aws:s3:::pub/*"}`, true},
+		{"NotAction without it", `{"Effect":"Allow","Principal":"*","NotAction":"s3:GetObject","Resource":"arn:aws:s3:::pub/*"}`, true},
+		{"NotResource", `{"Effect":"Allow","Principal":"*","Action":"s3:DeleteObject","NotResource":"arn:aws:s3:::pub/keep/*"}`, true},
+		{"bucket wildcard", `{"Effect":"Allow","Principal":"*","Action":"s3:DeleteObject","Resource":"arn:aws:s3:::pu*"}`, true},
+		{"read only", `{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::pub","arn:aws:s3:::pub/*"]}`, false},
+		{"the bucket only", `{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::pub"}`, false},
+		{"NotAction naming it", `{"Effect":"Allow","Principal":"*","NotAction":"s3:Delete*","Resource":"*"}`, false},
+		{"deny only", `{"Effect":"Deny","Principal":"*","Action":"s3:DeleteObject","Resource":"*"}`, false},
+		{"another principal", `{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:DeleteObject","Resource":"*"}`, false},
+	} {
+		p, err := parsePolicy([]byte(pol(tc.statements)), testBucket)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := p.mayAllowObjects(testBucket, "s3:DeleteObject"); got != tc.want {
+			t.Errorf("%s: mayAllowObjects = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if (*bucketPolicy)(nil).mayAllowObjects(testBucket, "s3:DeleteObject") || (*bucketPolicy)(nil).allows("s3:GetObject", "*") {
+		t.Error("no policy grants something")
+	}
+}
+
 // wildcardRegexp is the reference for wildcardMatch.
 func wildcardRegexp(pattern string) *regexp.Regexp {
 	var b strings.Builder
@@ -141,7 +174,9 @@ func FuzzParsePolicy(f *testing.F) {
 			}
 			return
 		}
-		p.allows(action, arnPrefix+testBucket+"/"+key)
+		if p.allows(action, objectARN(testBucket, key)) && !p.mayAllowObjects(testBucket, action) {
+			t.Fatalf("allows %s on %q, but mayAllowObjects says no", action, key)
+		}
 		if len(p.statements) == 0 {
 			t.Fatal("accepted a policy without statements")
 		}

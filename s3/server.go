@@ -75,6 +75,9 @@ type Server struct {
 	stop                chan struct{}
 	watchDone           chan struct{}
 	driveWatch          time.Duration // how often the watcher looks
+	// policies and cors keep parsed bucket documents (doccache.go).
+	policies *docCache[*bucketPolicy]
+	cors     *docCache[*corsConfiguration]
 }
 
 // Request-size caps.
@@ -118,6 +121,7 @@ func NewServer(cfg Config) *Server {
 	s := &Server{cfg: cfg, store: cfg.Store, log: cfg.Logger, started: time.Now(), reqBase: strings.ToUpper(hex.EncodeToString(base)),
 		stop: make(chan struct{}), watchDone: make(chan struct{}), driveWatch: driveWatchInterval}
 	s.metrics = newMetrics(s)
+	s.policies, s.cors = newDocCache(configPolicy, parsePolicy), newDocCache(configCORS, parseCORSFor)
 	s.verifier = &sigv4.Verifier{
 		Credentials: func(ak string) (string, bool) {
 			if ak == cfg.AccessKey {

@@ -250,6 +250,15 @@ func servedConn(ctx *fasthttp.RequestCtx) *conn {
 	return nil
 }
 
+// netConn returns the network connection under ctx's: the one net.Buffers
+// can writev to (a wrapper hides that from it).
+func netConn(ctx *fasthttp.RequestCtx) net.Conn {
+	if c := servedConn(ctx); c != nil {
+		return c.Conn
+	}
+	return ctx.Conn()
+}
+
 // closeLingering makes the connection close after this response, lingering
 // because the client may still be sending.
 func closeLingering(ctx *fasthttp.RequestCtx) {

@@ -146,12 +146,15 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	if s.beforeS3(ctx) {
 		return cfg
 	}
-	r := &request{ctx: ctx, admitOnly: true}
+	r := requestPool.Get().(*request)
+	*r = request{ctx: ctx, admitOnly: true}
 	if err := s.serve(r); err != nil {
 		s.refused.Store(h, refusal{err, r.op, r.bucket, r.key, r.sreq.Path, r.admin})
 		s.refusals.Add(1)
 		cfg.ReadTimeout = time.Nanosecond // fail the body read now
 	}
+	*r = request{}
+	requestPool.Put(r)
 	return cfg
 }
 

@@ -46,10 +46,11 @@ type Config struct {
 	// over it gets 503 SlowDown and is closed. Default: 1024; negative:
 	// no cap.
 	MaxConnsPerIP int
-	// MaxRequests caps the S3 requests served at once; one over it waits
-	// up to RequestWait for a slot, then gets 503 SlowDown. Default: 512;
-	// negative: no cap. Defaults: RequestWait 100 ms.
+	// MaxRequests caps the S3 requests served at once (health and metrics
+	// are not counted); one over it waits up to RequestWait for a slot,
+	// then gets 503 SlowDown. Default: 512; negative: no cap.
 	MaxRequests int
+	// RequestWait: see MaxRequests. Default: 100 ms; negative: no wait.
 	RequestWait time.Duration
 	// CompleteKeepAlive is how long CompleteMultipartUpload may run before
 	// the server answers 200 and sends whitespace while it finishes.

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -90,7 +91,7 @@ func (cfg *Config) limitDefaults() {
 		cfg.MaxConnsPerIP = 1024
 	}
 	if cfg.MaxRequests == 0 {
-		cfg.MaxRequests = 512
+		cfg.MaxRequests = 64 * runtime.GOMAXPROCS(0)
 	}
 	if cfg.RequestWait == 0 {
 		cfg.RequestWait = 100 * time.Millisecond

@@ -99,7 +99,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&c.headerTimeout, "header-timeout", envDuration("LSMD_HEADER_TIMEOUT", 10*time.Second), "time a request's headers may take to arrive; negative: none (env LSMD_HEADER_TIMEOUT)")
 	fs.DurationVar(&c.bodyStall, "body-stall-timeout", envDuration("LSMD_BODY_STALL_TIMEOUT", 20*time.Second), "time a request body may send nothing before it is cut (a flowing body never is); negative: none (env LSMD_BODY_STALL_TIMEOUT)")
 	fs.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", envInt("LSMD_MAX_CONNS_PER_IP", 1024), "connections open from one client IP; more get 503 SlowDown; negative: no cap (env LSMD_MAX_CONNS_PER_IP)")
-	fs.IntVar(&c.maxRequests, "max-requests", envInt("LSMD_MAX_REQUESTS", 512), "S3 requests served at once; more wait --request-wait, then get 503 SlowDown; negative: no cap (env LSMD_MAX_REQUESTS)")
+	fs.IntVar(&c.maxRequests, "max-requests", envInt("LSMD_MAX_REQUESTS", 0), "S3 requests served at once, 0: 64 per CPU; more wait --request-wait, then get 503 SlowDown; negative: no cap (env LSMD_MAX_REQUESTS)")
 	fs.DurationVar(&c.requestWait, "request-wait", envDuration("LSMD_REQUEST_WAIT", 100*time.Millisecond), "how long a request over --max-requests waits for a slot (env LSMD_REQUEST_WAIT)")
 	fs.StringVar(&c.putBuffer, "put-buffer", envOr("LSMD_PUT_BUFFER", "1MiB"), "memory a PUT or UploadPart body may hold while it is written, 64KiB to 16MiB in 64KiB blocks (env LSMD_PUT_BUFFER)")
 	metricsAuth, err := prometheusAuth(os.Getenv("MINIO_PROMETHEUS_AUTH_TYPE"))

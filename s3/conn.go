@@ -15,7 +15,8 @@ import (
 // Connections: the per-client-IP cap, the body-stall deadline and the
 // lingering close. Serve wraps its listener in a connListener; every
 // connection fasthttp serves is then a *conn (a *tlsConn over TLS), which
-// handlers reach with ctx.Conn().
+// handlers reach with ctx.Conn(). (fasthttp's own MaxConnsPerIP answers a
+// plain-text 429 and hides the connection in a wrapper of its own.)
 
 const (
 	// keepAliveDrain: after an error answered before the request body was

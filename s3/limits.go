@@ -20,6 +20,9 @@ const (
 	// opConnRefused labels, in metrics, connections refused over the
 	// per-IP cap.
 	opConnRefused = "ConnectionRefused"
+	// opOverload labels requests refused over MaxRequests (not logged:
+	// under overload a line per refusal would add to it).
+	opOverload = "Overload"
 	// noBodyDeadline is the read deadline fasthttp gets once a request's
 	// headers are in: none in practice. The body-stall deadline (conn)
 	// bounds a body instead, so that one that keeps flowing is never cut.

@@ -253,6 +253,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	if s.inflight.enter() {
 		err = s.serve(r)
 		s.inflight.leave()
+	} else {
+		r.op = opOverload
 	}
 	if err != nil {
 		s.writeError(r, err)
@@ -270,7 +272,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.log.Warn("slow request", requestFields(r, status, in, out, took)...)
 	}
 	if err != nil {
-		if ae := toAPIError(err); ae.Status >= 500 && ae.Code != errNotImplemented.Code {
+		if ae := toAPIError(err); ae.Status >= 500 && ae.Code != errNotImplemented.Code && ae != errSlowDown {
 			s.log.Warn("request failed", zap.String("id", r.id()), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key), zap.Error(err))
 		}
 	}

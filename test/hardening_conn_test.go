@@ -294,9 +294,9 @@ func TestConnPerIPCap(t *testing.T) {
 
 // Overload: a burst of PUTs far over --max-requests gets only 200s and 503
 // SlowDowns, promptly (no client timeout), and the server's peak RSS stays
-// bounded.
+// bounded (each PUT holds at most --put-buffer of its body).
 func TestConnOverloadBurst(t *testing.T) {
-	s := startServer(t, "--max-requests", "4", "--request-wait", "20ms")
+	s := startServer(t, "--max-requests", "4", "--request-wait", "20ms", "--put-buffer", "256KiB")
 	rc := newRaw(t, s)
 	makeBucket(t, rc, "conn-burst")
 	const clients, each, size = 48, 4, 1 << 20

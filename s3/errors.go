@@ -3,6 +3,7 @@ package s3
 import (
 	"errors"
 	"net/http"
+	"os"
 
 	"github.com/lsmstore/lsmstore/engine"
 	"github.com/lsmstore/lsmstore/sigv4"
@@ -48,6 +49,8 @@ var (
 	errNotModified                = &apiError{"NotModified", "Not Modified.", 304}
 	errPreconditionFailed         = &apiError{"PreconditionFailed", "At least one of the pre-conditions you specified did not hold.", 412}
 	errSlowDown                   = &apiError{"SlowDown", "Please reduce your request rate.", 503}
+	errHeaderTooLarge             = &apiError{"RequestHeaderSectionTooLarge", "Your request header section exceeds the maximum allowed size.", 431}
+	errRequestTimeout             = &apiError{"RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period.", 400}
 	errInvalidObjectName          = &apiError{"XMinioInvalidObjectName", "Object name contains unsupported characters.", 400}
 	errServiceUnavailable         = &apiError{"ServiceUnavailable", "The server is shutting down or cannot write.", 503}
 	errConditionalRequestConflict = &apiError{"ConditionalRequestConflict", "A conflicting conditional operation is in progress.", 409}
@@ -109,6 +112,8 @@ func toAPIError(err error) *apiError {
 		return withMessage(errInvalidArgument, "Invalid size.")
 	case errors.Is(err, engine.ErrStoreFailed), errors.Is(err, engine.ErrClosed):
 		return errServiceUnavailable
+	case errors.Is(err, os.ErrDeadlineExceeded): // a body stalled (conn)
+		return errRequestTimeout
 	}
 	return errInternal
 }

@@ -234,7 +234,7 @@ func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) bool {
 		r.sreq = signedRequest(ctx, string(rawRequestPath(ctx)))
 		if err := s.authenticate(r); err != nil {
 			s.writeError(r, err)
-			discardBody(ctx)
+			finishBody(ctx, true)
 			ctx.Response.Header.Set("Server", serverName)
 			return true
 		}

@@ -411,7 +411,7 @@ func (s *Server) readObject(r *request, withBody bool) error {
 		h.SetContentLength(int(n))
 		return nil
 	}
-	conn := r.ctx.Conn()
+	conn := netConn(r.ctx)
 	if n <= vectorMin || (n <= bufferedReadMax && conn == nil) {
 		// Into the response's pooled body buffer: header and body leave
 		// in one write, and a read error is still an S3 error.

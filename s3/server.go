@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"errors"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -33,9 +32,28 @@ type Config struct {
 	// Domain enables virtual-host-style requests (bucket.Domain).
 	Domain string
 	Logger *zap.Logger
-	// ReadTimeout, WriteTimeout and IdleTimeout protect against slow
-	// clients. Defaults: 5 min, 5 min, 2 min.
-	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// WriteTimeout and IdleTimeout protect against slow clients.
+	// Defaults: 5 min, 2 min.
+	WriteTimeout, IdleTimeout time.Duration
+	// HeaderTimeout bounds the time a request's headers take to arrive
+	// (from its first byte; on a new connection, from the connection).
+	// Default: 10 s; negative: none.
+	HeaderTimeout time.Duration
+	// BodyStallTimeout bounds how long a request body may send nothing; a
+	// body that keeps flowing is never cut. Default: 20 s; negative: none.
+	BodyStallTimeout time.Duration
+	// MaxConnsPerIP caps the connections open from one client IP; one
+	// over it gets 503 SlowDown and is closed. Default: 1024; negative:
+	// no cap.
+	MaxConnsPerIP int
+	// MaxRequests caps the S3 requests served at once (health and metrics
+	// are not counted); one over it waits up to RequestWait for a slot,
+	// then gets 503 SlowDown. Default: 64 per CPU (GOMAXPROCS); on 2
+	// cores, 512 concurrent 4 MiB PUTs timed out clients at 512 and none
+	// at 128. Negative: no cap.
+	MaxRequests int
+	// RequestWait: see MaxRequests. Default: 100 ms; negative: no wait.
+	RequestWait time.Duration
 	// CompleteKeepAlive is how long CompleteMultipartUpload may run before
 	// the server answers 200 and sends whitespace while it finishes.
 	// Default: 2 s.
@@ -75,14 +93,19 @@ type Server struct {
 	stop                chan struct{}
 	watchDone           chan struct{}
 	driveWatch          time.Duration // how often the watcher looks
+	inflight            *gate         // requests served at once
 	// policies and cors keep parsed bucket documents (doccache.go).
 	policies *docCache[*bucketPolicy]
 	cors     *docCache[*corsConfiguration]
+	// refused holds the requests headerReceived refused
+	// (*fasthttp.RequestHeader to refusal); refusals counts them.
+	refused  sync.Map
+	refusals atomic.Int64
 }
 
 // Request-size caps.
 const (
-	maxSmallBody   = 1 << 20  // bodies up to this are read whole by fasthttp
+	maxSmallBody   = 1 << 20  // fasthttp's MaxRequestBodySize; streaming, it reads at most 8 KiB of any body before the handler
 	maxXMLBody     = 2 << 20  // any XML request body
 	maxHeaderBytes = 64 << 10 // request headers
 	maxUserMeta    = 2 << 10  // x-amz-meta-* keys and values (S3's limit)
@@ -98,9 +121,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
-	if cfg.ReadTimeout == 0 {
-		cfg.ReadTimeout = 5 * time.Minute
-	}
+	cfg.limitDefaults()
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 5 * time.Minute
 	}
@@ -133,7 +154,6 @@ func NewServer(cfg Config) *Server {
 	s.srv = &fasthttp.Server{
 		Handler:            s.handle,
 		Name:               serverName,
-		ReadTimeout:        cfg.ReadTimeout,
 		WriteTimeout:       cfg.WriteTimeout,
 		IdleTimeout:        cfg.IdleTimeout,
 		StreamRequestBody:  true,
@@ -148,6 +168,7 @@ func NewServer(cfg Config) *Server {
 		CloseOnShutdown:               true,
 		Logger:                        zapPrintf{cfg.Logger.Sugar()},
 	}
+	s.configureLimits(s.srv)
 	return s
 }
 
@@ -161,7 +182,7 @@ func (s *Server) ready() bool { return !s.draining.Load() }
 // starts the drive error watcher.
 func (s *Server) Serve(ln net.Listener) error {
 	s.watchOnce.Do(func() { go s.watchDrives(s.driveWatch) })
-	return s.srv.Serve(ln)
+	return s.srv.Serve(s.newConnListener(ln))
 }
 
 // Shutdown stops accepting connections and waits for requests in flight.
@@ -192,6 +213,9 @@ type request struct {
 	// decides it.
 	anonymous bool
 	admin     bool // an LSMStore admin API call: errors are JSON
+	// admitOnly: serve decides whether r may proceed but runs no handler
+	// (expectContinue).
+	admitOnly bool
 }
 
 // requestPool recycles requests: a request (with its sigv4.Auth) would
@@ -225,18 +249,21 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	start := time.Now()
+	s.forgetRefusal(&ctx.Request.Header) // its body had arrived: refused again below
 	r := requestPool.Get().(*request)
 	*r = request{ctx: ctx}
-	s.setRequestID(r)
-	h := &ctx.Response.Header
-	h.SetBytesV("x-amz-request-id", r.idBuf[:])
-	h.SetBytesV("x-amz-id-2", r.idBuf[:])
-	h.Set("Accept-Ranges", "bytes")
-	err := s.serve(r)
+	s.startRequest(r)
+	var err error = errSlowDown
+	if s.inflight.enter() {
+		err = s.serve(r)
+		s.inflight.leave()
+	} else {
+		r.op = opOverload
+	}
 	if err != nil {
 		s.writeError(r, err)
 	}
-	discardBody(ctx)
+	finishBody(ctx, err != nil)
 	if r.op == "" {
 		r.op = opUnknown
 	}
@@ -249,7 +276,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.log.Warn("slow request", requestFields(r, status, in, out, took)...)
 	}
 	if err != nil {
-		if ae := toAPIError(err); ae.Status >= 500 && ae.Code != errNotImplemented.Code {
+		if ae := toAPIError(err); ae.Status >= 500 && ae.Code != errNotImplemented.Code && ae != errSlowDown {
 			s.log.Warn("request failed", zap.String("id", r.id()), zap.String("op", r.op), zap.String("bucket", r.bucket), zap.String("key", r.key), zap.Error(err))
 		}
 	}
@@ -257,24 +284,18 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	requestPool.Put(r)
 }
 
-// maxDiscard bounds how much of a request body a handler left unread (an
-// error answered before the body was consumed) is read and dropped after the
-// handler returns. fasthttp does not skip it: the rest would be parsed as the
-// next request on the connection. A longer rest closes the connection. It
-// covers Milvus' largest single PUT (16 MiB, plus aws-chunked framing).
-const maxDiscard = 32 << 20
-
-func discardBody(ctx *fasthttp.RequestCtx) {
-	body := ctx.RequestBodyStream()
-	if body == nil {
-		return
-	}
-	if _, err := io.CopyN(io.Discard, body, maxDiscard+1); err != io.EOF {
-		ctx.SetConnectionClose()
-	}
+// startRequest gives r its request ID and the headers every answer has.
+func (s *Server) startRequest(r *request) {
+	s.setRequestID(r)
+	h := &r.ctx.Response.Header
+	h.SetBytesV("x-amz-request-id", r.idBuf[:])
+	h.SetBytesV("x-amz-id-2", r.idBuf[:])
+	h.Set("Accept-Ranges", "bytes")
 }
 
-// serve authenticates, parses the resource and dispatches.
+// serve authenticates, parses the resource and dispatches. Everything it
+// decides before dispatch needs only the headers: expectContinue runs it
+// with r.admitOnly before sending 100 Continue.
 func (s *Server) serve(r *request) error {
 	ctx := r.ctx
 	// The request path is the read path's one string of its own: the
@@ -293,17 +314,17 @@ func (s *Server) serve(r *request) error {
 		if err := s.authenticate(r); err != nil {
 			return err
 		}
-		return s.adminInfo(r)
+		return s.dispatch(r, (*Server).adminInfo)
 	}
 	if strings.HasPrefix(path, lsmAdminPrefix) {
 		r.op, r.admin = "Admin", true
 		if err := s.authenticate(r); err != nil {
 			return err
 		}
-		return s.lsmAdmin(r)
+		return s.dispatch(r, (*Server).lsmAdmin)
 	}
 	if ctx.IsOptions() {
-		return s.preflight(r)
+		return s.dispatch(r, (*Server).preflight)
 	}
 	if origin := r.header("Origin"); origin != "" && r.bucket != "" {
 		s.corsHeaders(r, origin)
@@ -333,7 +354,10 @@ func (s *Server) serve(r *request) error {
 		}
 		return errInvalidBucketName
 	}
-	return rt.h(s, r)
+	if err := s.checkDeclaredSize(r, rt); err != nil {
+		return err
+	}
+	return s.dispatch(r, rt.h)
 }
 
 // rawRequestPath is the escaped path of the request target as sent.

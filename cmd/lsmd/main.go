@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -48,11 +49,29 @@ type config struct {
 	accessKey   string
 	secretKey   string
 	defaults    bool // credentials are MinIO's well-known defaults
+	// Connection and request limits (s3.Config has their defaults).
+	headerTimeout, bodyStall, requestWait time.Duration
+	maxConnsPerIP, maxRequests            int
+	putBuffer                             string
 }
 
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
 	}
 	return def
 }
@@ -77,6 +96,12 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.parity, "parity", 0, "drive losses to survive (default by drive count: 1 drive 0, 2-3 drives 1, 4-11 drives 2, 12+ drives 4)")
 	fs.StringVar(&c.region, "region", envOr("MINIO_REGION", envOr("MINIO_SITE_REGION", "us-east-1")), "region reported to clients (env MINIO_REGION)")
 	fs.StringVar(&c.domain, "domain", os.Getenv("MINIO_DOMAIN"), "enables virtual-host-style requests BUCKET.DOMAIN (env MINIO_DOMAIN)")
+	fs.DurationVar(&c.headerTimeout, "header-timeout", envDuration("LSMD_HEADER_TIMEOUT", 10*time.Second), "time a request's headers may take to arrive; negative: none (env LSMD_HEADER_TIMEOUT)")
+	fs.DurationVar(&c.bodyStall, "body-stall-timeout", envDuration("LSMD_BODY_STALL_TIMEOUT", 20*time.Second), "time a request body may send nothing before it is cut (a flowing body never is); negative: none (env LSMD_BODY_STALL_TIMEOUT)")
+	fs.IntVar(&c.maxConnsPerIP, "max-conns-per-ip", envInt("LSMD_MAX_CONNS_PER_IP", 1024), "connections open from one client IP; more get 503 SlowDown; negative: no cap (env LSMD_MAX_CONNS_PER_IP)")
+	fs.IntVar(&c.maxRequests, "max-requests", envInt("LSMD_MAX_REQUESTS", 0), "S3 requests served at once, 0: 64 per CPU; more wait --request-wait, then get 503 SlowDown; negative: no cap (env LSMD_MAX_REQUESTS)")
+	fs.DurationVar(&c.requestWait, "request-wait", envDuration("LSMD_REQUEST_WAIT", 100*time.Millisecond), "how long a request over --max-requests waits for a slot (env LSMD_REQUEST_WAIT)")
+	fs.StringVar(&c.putBuffer, "put-buffer", envOr("LSMD_PUT_BUFFER", "1MiB"), "memory a PUT or UploadPart body may hold while it is written, 64KiB to 16MiB in 64KiB blocks (env LSMD_PUT_BUFFER)")
 	metricsAuth, err := prometheusAuth(os.Getenv("MINIO_PROMETHEUS_AUTH_TYPE"))
 	if err != nil {
 		return c, err
@@ -176,13 +201,19 @@ func run(args []string) error {
 			return err
 		}
 	}
+	putBuffer, err := humanize.ParseBytes(c.putBuffer)
+	if err != nil || putBuffer%engine.DefaultBlockSize != 0 {
+		return fmt.Errorf("--put-buffer %q: want a multiple of 64KiB", c.putBuffer)
+	}
 	store, err := engine.Open(engine.Options{Dirs: c.dirs, Parity: c.parity, CacheSize: cacheSize, SegmentSize: int64(segSize),
-		CompactionInterval: compactEvery, Logf: sugar.Infof})
+		CompactionInterval: compactEvery, Logf: sugar.Infof, ChunkBlocks: int(putBuffer / engine.DefaultBlockSize)})
 	if err != nil {
 		return err
 	}
 	srv := s3.NewServer(s3.Config{Store: store, Logger: log, AccessKey: c.accessKey, SecretKey: c.secretKey,
-		Region: c.region, Domain: c.domain, Version: version, MetricsAuth: c.metricsAuth})
+		Region: c.region, Domain: c.domain, Version: version, MetricsAuth: c.metricsAuth,
+		HeaderTimeout: c.headerTimeout, BodyStallTimeout: c.bodyStall, MaxConnsPerIP: c.maxConnsPerIP,
+		MaxRequests: c.maxRequests, RequestWait: c.requestWait})
 	ln, err := net.Listen("tcp", c.address)
 	if err != nil {
 		store.Close()
@@ -195,7 +226,7 @@ func run(args []string) error {
 			store.Close()
 			return err
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		ln = tls.NewListener(ln, serverTLS(cert))
 		scheme = "https"
 	}
 	log.Info("lsmd serving", zap.String("endpoint", scheme+"://"+ln.Addr().String()), zap.Strings("drives", c.dirs), zap.String("access_key", c.accessKey))
@@ -217,6 +248,25 @@ func run(args []string) error {
 		log.Info("lsmd stopped cleanly")
 	}
 	return err
+}
+
+// serverTLS is lsmd's TLS configuration: TLS 1.2 or later and, for TLS
+// 1.2, only ECDHE suites with an AEAD cipher (AES-GCM, ChaCha20-Poly1305):
+// no CBC-SHA1 suites. Go does not let TLS 1.3 suites be chosen; all are
+// AEAD.
+func serverTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: []uint16{
+			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+		},
+	}
 }
 
 // servePprof serves net/http/pprof on a loopback address, for profiling a

@@ -119,6 +119,7 @@ func NewServer(cfg Config) *Server {
 		stop: make(chan struct{}), watchDone: make(chan struct{}), driveWatch: driveWatchInterval}
 	s.metrics = newMetrics(s)
 	s.verifier = &sigv4.Verifier{
+		Region: cfg.Region,
 		Credentials: func(ak string) (string, bool) {
 			if ak == cfg.AccessKey {
 				return cfg.SecretKey, true
@@ -318,6 +319,9 @@ func (s *Server) serve(r *request) error {
 		return err
 	}
 	r.op = rt.name
+	if err := s.checkScopeRegion(r); err != nil {
+		return err
+	}
 	if r.anonymous {
 		if err := s.authorizeAnonymous(r, rt); err != nil {
 			return err
@@ -390,6 +394,17 @@ func (h sigHeaders) Peek(name string) []byte {
 	return h.ctx.Request.Header.Peek(name)
 }
 
+// AppendNames lists the headers fasthttp parsed (RequestHeader.All): all
+// x-amz-* headers; Content-Length, Content-Type, User-Agent and Host only
+// when not empty; Transfer-Encoding only when chunked.
+func (h sigHeaders) AppendNames(dst []byte) []byte {
+	for k := range h.ctx.Request.Header.All() {
+		dst = append(dst, k...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
 func (h sigHeaders) PeekAll(name string) [][]byte {
 	if name == "host" { // not asked by sigv4, which Peeks the host
 		return [][]byte{h.ctx.Host()}
@@ -402,6 +417,9 @@ func (s *Server) authenticate(r *request) error {
 		return err
 	}
 	r.auth = &r.authv
+	if r.op != "" { // admin and metrics requests: the operation is known
+		return s.checkScopeRegion(r)
+	}
 	return nil
 }
 

@@ -54,6 +54,7 @@ func lowerView(method, host, path, rawQuery string, h map[string][]string) *Requ
 			return ""
 		},
 		Values: func(name string) []string { return lower[name] },
+		Names:  func() []string { return namesOf(h) },
 	}
 }
 

@@ -126,14 +126,14 @@ func TestSignedHeadersList(t *testing.T) {
 		t.Errorf("%d headers refused: %s", MaxSignedHeaders, why)
 	}
 	bad := map[string]string{
-		"host;host":                       "sorted and unique",
-		"x-amz-date;host":                 "sorted and unique",
-		"host;x-a;x-a":                    "sorted and unique",
-		"Host":                            "lowercase",
-		"host;X-Amz-Date":                 "lowercase",
-		"host;x a":                        "lowercase",
-		"host;":                           "empty",
-		"x-amz-date":                      "host header must be signed",
+		"host;host":                      "sorted and unique",
+		"x-amz-date;host":                "sorted and unique",
+		"host;x-a;x-a":                   "sorted and unique",
+		"Host":                           "lowercase",
+		"host;X-Amz-Date":                "lowercase",
+		"host;x a":                       "lowercase",
+		"host;":                          "empty",
+		"x-amz-date":                     "host header must be signed",
 		strings.Join(many, ";") + ";zzz": "more than",
 	}
 	for s, want := range bad {

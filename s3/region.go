@@ -1,14 +1,27 @@
 package s3
 
-// checkScopeRegion refuses a request whose credential scope names
-// us-east-1 when the server's region differs, unless it asks
-// GetBucketLocation: clients ask a bucket's location in us-east-1 before
-// they know its region, as on AWS, which answers other operations signed
-// for the wrong region with AuthorizationHeaderMalformed. The verifier
-// accepts only the server's region, the empty region (MinIO's admin
-// client) and us-east-1; r.op must be known.
+// checkScopeRegion decides, once the operation r.op is known, whether the
+// credential scope's region may sign it: the server's region; the empty
+// region (MinIO's admin client signs "AK/date//s3/aws4_request");
+// us-east-1 for GetBucketLocation and ListBuckets, which clients send in
+// us-east-1 before they know the region (minio-go does when no region is
+// configured; MinIO skips its region check for exactly these two:
+// cmd/auth-handler.go, checkRequestAuthTypeCredential); and, on a server
+// in us-east-1, which acts as AWS's global endpoint, any region for
+// CreateBucket, which clients sign for the bucket's location constraint
+// (minio-go's MakeBucket with a region). Other requests get AWS's
+// AuthorizationHeaderMalformed (AuthorizationQueryParametersError when
+// presigned).
 func (s *Server) checkScopeRegion(r *request) error {
-	if r.auth == nil || r.auth.Region != "us-east-1" || s.cfg.Region == "us-east-1" || r.op == "GetBucketLocation" {
+	if r.auth == nil {
+		return nil
+	}
+	switch region := r.auth.Region; {
+	case region == s.cfg.Region || region == "":
+		return nil
+	case region == "us-east-1" && (r.op == "GetBucketLocation" || r.op == "ListBuckets"):
+		return nil
+	case r.op == "CreateBucket" && s.cfg.Region == "us-east-1":
 		return nil
 	}
 	return r.auth.WrongRegion(s.cfg.Region)

@@ -119,7 +119,8 @@ func NewServer(cfg Config) *Server {
 		stop: make(chan struct{}), watchDone: make(chan struct{}), driveWatch: driveWatchInterval}
 	s.metrics = newMetrics(s)
 	s.verifier = &sigv4.Verifier{
-		Region: cfg.Region,
+		// Region is left empty: a signature for any region verifies, and
+		// checkScopeRegion decides by operation which regions may sign.
 		Credentials: func(ak string) (string, bool) {
 			if ak == cfg.AccessKey {
 				return cfg.SecretKey, true

@@ -185,7 +185,7 @@ func TestSigV4SignedHeadersAmplification(t *testing.T) {
 
 // TestSigV4Region: the credential scope names the server's region, the
 // empty region (MinIO's admin client), or us-east-1 for GetBucketLocation
-// only (issue 12, item 7).
+// and ListBuckets only (issue 12, item 7).
 func TestSigV4Region(t *testing.T) {
 	s := startServer(t, "--region", "eu-west-1")
 	c := newRaw(t, s)
@@ -215,11 +215,22 @@ func TestSigV4Region(t *testing.T) {
 	if r.Status != 200 || !bytes.Contains(r.Body, []byte("eu-west-1")) {
 		t.Fatalf("GetBucketLocation signed for us-east-1: %d %s", r.Status, r.Body)
 	}
+	// ListBuckets too, as MinIO allows: minio-go signs it for us-east-1
+	// when no region is configured.
+	if r := send("us-east-1", "GET", "/", ""); r.Status != 200 {
+		t.Fatalf("ListBuckets signed for us-east-1: %d %s", r.Status, r.Body)
+	}
 	for _, op := range []struct{ method, path, query string }{
-		{"GET", "/", ""}, {"GET", "/regional", "list-type=2"}, {"PUT", "/regional2", ""}, {"GET", "/regional", "uploads"},
+		{"HEAD", "/regional", ""}, {"GET", "/regional", "list-type=2"}, {"PUT", "/regional2", ""}, {"GET", "/regional", "uploads"},
 	} {
 		r := send("us-east-1", op.method, op.path, op.query)
 		what := op.method + " " + op.path + "?" + op.query + " signed for us-east-1"
+		if op.method == "HEAD" { // no body
+			if r.Status != 400 {
+				t.Fatalf("%s: %d, want 400", what, r.Status)
+			}
+			continue
+		}
 		wantError(t, what, r, 400, "AuthorizationHeaderMalformed")
 		if !strings.Contains(errMessage(r), "the region 'us-east-1' is wrong; expecting 'eu-west-1'") {
 			t.Fatalf("%s: message %s", what, r.Body)
@@ -232,12 +243,30 @@ func TestSigV4Region(t *testing.T) {
 	req := c.request(t, "GET", "/", "", nil)
 	req.URL.RawQuery = in("us-west-2").Presign(message(req), time.Minute, time.Now())
 	wantError(t, "presigned ListBuckets in another region", c.do(t, req), 400, "AuthorizationQueryParametersError")
-	req = c.request(t, "GET", "/", "", nil)
+	req = c.request(t, "GET", "/regional", "list-type=2", nil)
 	req.URL.RawQuery = in("us-east-1").Presign(message(req), time.Minute, time.Now())
-	wantError(t, "presigned ListBuckets for us-east-1", c.do(t, req), 400, "AuthorizationQueryParametersError")
+	wantError(t, "presigned ListObjectsV2 for us-east-1", c.do(t, req), 400, "AuthorizationQueryParametersError")
 	req = c.request(t, "GET", "/regional", "location", nil)
 	req.URL.RawQuery = in("us-east-1").Presign(message(req), time.Minute, time.Now())
 	if r := c.do(t, req); r.Status != 200 {
 		t.Fatalf("presigned GetBucketLocation for us-east-1: %d %s", r.Status, r.Body)
+	}
+
+	// A server in us-east-1 acts as AWS's global endpoint: CreateBucket may
+	// be signed for the bucket's location constraint (minio-go's MakeBucket
+	// with a region); other operations only for us-east-1 or "".
+	g := newRaw(t, startServer(t))
+	body := []byte(`<CreateBucketConfiguration><LocationConstraint>eu-central-1</LocationConstraint></CreateBucketConfiguration>`)
+	req = g.request(t, "PUT", "/central", "", body)
+	g.sign(req, in("eu-central-1"), sha256hex(body), time.Now())
+	if r := g.do(t, req); r.Status != 200 {
+		t.Fatalf("CreateBucket signed for its location constraint: %d %s", r.Status, r.Body)
+	}
+	req = g.request(t, "GET", "/central", "list-type=2", nil)
+	g.sign(req, in("eu-central-1"), sigv4.EmptySHA256, time.Now())
+	r = g.do(t, req)
+	wantError(t, "ListObjectsV2 signed for eu-central-1 on a us-east-1 server", r, 400, "AuthorizationHeaderMalformed")
+	if !strings.Contains(errMessage(r), "the region 'eu-central-1' is wrong; expecting 'us-east-1'") {
+		t.Fatalf("wrong-region message: %s", r.Body)
 	}
 }

@@ -11,7 +11,9 @@ package s3
 // CreateBucket, which clients sign for the bucket's location constraint
 // (minio-go's MakeBucket with a region). Other requests get AWS's
 // AuthorizationHeaderMalformed (AuthorizationQueryParametersError when
-// presigned).
+// presigned), with the server's region in x-amz-bucket-region as AWS sends
+// it: minio-go then retries in that region (a bucket it made with another
+// region is cached with that region).
 func (s *Server) checkScopeRegion(r *request) error {
 	if r.auth == nil {
 		return nil
@@ -24,5 +26,6 @@ func (s *Server) checkScopeRegion(r *request) error {
 	case r.op == "CreateBucket" && s.cfg.Region == "us-east-1":
 		return nil
 	}
+	r.ctx.Response.Header.Set("x-amz-bucket-region", s.cfg.Region)
 	return r.auth.WrongRegion(s.cfg.Region)
 }

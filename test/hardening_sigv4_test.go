@@ -266,7 +266,8 @@ func TestSigV4Region(t *testing.T) {
 	g.sign(req, in("eu-central-1"), sigv4.EmptySHA256, time.Now())
 	r = g.do(t, req)
 	wantError(t, "ListObjectsV2 signed for eu-central-1 on a us-east-1 server", r, 400, "AuthorizationHeaderMalformed")
-	if !strings.Contains(errMessage(r), "the region 'eu-central-1' is wrong; expecting 'us-east-1'") {
-		t.Fatalf("wrong-region message: %s", r.Body)
+	if !strings.Contains(errMessage(r), "the region 'eu-central-1' is wrong; expecting 'us-east-1'") ||
+		r.Header.Get("X-Amz-Bucket-Region") != "us-east-1" {
+		t.Fatalf("wrong-region answer: x-amz-bucket-region %q, %s", r.Header.Get("X-Amz-Bucket-Region"), r.Body)
 	}
 }

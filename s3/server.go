@@ -144,6 +144,8 @@ func NewServer(cfg Config) *Server {
 	s.metrics = newMetrics(s)
 	s.policies, s.cors = newDocCache(configPolicy, parsePolicy), newDocCache(configCORS, parseCORSFor)
 	s.verifier = &sigv4.Verifier{
+		// Region is left empty: a signature for any region verifies, and
+		// checkScopeRegion decides by operation which regions may sign.
 		Credentials: func(ak string) (string, bool) {
 			if ak == cfg.AccessKey {
 				return cfg.SecretKey, true
@@ -343,6 +345,9 @@ func (s *Server) serve(r *request) error {
 		return err
 	}
 	r.op = rt.name
+	if err := s.checkScopeRegion(r); err != nil {
+		return err
+	}
 	if r.anonymous {
 		if err := s.authorizeAnonymous(r, rt); err != nil {
 			return err
@@ -418,6 +423,17 @@ func (h sigHeaders) Peek(name string) []byte {
 	return h.ctx.Request.Header.Peek(name)
 }
 
+// AppendNames lists the headers fasthttp parsed (RequestHeader.All): all
+// x-amz-* headers; Content-Length, Content-Type, User-Agent and Host only
+// when not empty; Transfer-Encoding only when chunked.
+func (h sigHeaders) AppendNames(dst []byte) []byte {
+	for k := range h.ctx.Request.Header.All() {
+		dst = append(dst, k...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
 func (h sigHeaders) PeekAll(name string) [][]byte {
 	if name == "host" { // not asked by sigv4, which Peeks the host
 		return [][]byte{h.ctx.Host()}
@@ -430,6 +446,9 @@ func (s *Server) authenticate(r *request) error {
 		return err
 	}
 	r.auth = &r.authv
+	if r.op != "" { // admin and metrics requests: the operation is known
+		return s.checkScopeRegion(r)
+	}
 	return nil
 }
 

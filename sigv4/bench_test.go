@@ -46,6 +46,7 @@ func lowerView(method, host, path, rawQuery string, h map[string][]string) *Requ
 	for k, v := range h {
 		lower[strings.ToLower(k)] = v
 	}
+	names := namesOf(h)
 	return &Request{Method: method, Host: host, Path: path, RawQuery: rawQuery,
 		Header: func(name string) string {
 			if v := lower[name]; len(v) > 0 {
@@ -54,6 +55,7 @@ func lowerView(method, host, path, rawQuery string, h map[string][]string) *Requ
 			return ""
 		},
 		Values: func(name string) []string { return lower[name] },
+		Names:  func() []string { return names },
 	}
 }
 

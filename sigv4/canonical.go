@@ -96,35 +96,66 @@ func appendCanonicalQuery(b []byte, params []queryParam, skip string) []byte {
 	return b
 }
 
+// wsMode is how inner white space of a header value is canonicalised.
+type wsMode uint8
+
+const (
+	// wsAll collapses every run of white space (spaces, tabs) to one
+	// space, as botocore does (' '.join(value.split()) in
+	// botocore/auth.py, SigV4Auth._header_value) and minio-go
+	// (strings.Fields in pkg/signer/utils.go, signV4TrimAll).
+	wsAll wsMode = iota
+	// wsSpaces collapses runs of spaces only and keeps other white space,
+	// as aws-sdk-go-v2 does (StripExcessSpaces in
+	// aws/signer/internal/v4/util.go).
+	wsSpaces
+)
+
 // appendHeaderValue appends a canonical header value: each value trimmed of
-// surrounding white space with inner runs of spaces collapsed, values joined
-// by ",".
-func appendHeaderValue(b []byte, values []string) []byte {
+// surrounding white space with inner white space collapsed per ws, values
+// joined by ",". other is as for appendCollapsed.
+func appendHeaderValue(b []byte, values []string, ws wsMode) (_ []byte, other bool) {
 	for i, v := range values {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendCollapsed(b, v)
+		var o bool
+		b, o = appendCollapsed(b, v, ws)
+		other = other || o
 	}
-	return b
+	return b, other
+}
+
+// isSpace reports ASCII white space, the set Python's str.split() and Go's
+// strings.Fields split on below 0x80.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
 
 // appendCollapsed appends one header value trimmed of surrounding white
-// space, with inner runs of spaces collapsed to one.
-func appendCollapsed(b []byte, v string) []byte {
+// space, with inner runs of white space (wsAll) or of spaces (wsSpaces)
+// collapsed to one space. other reports inner white space other than
+// spaces: the only values whose canonical forms differ between the modes.
+func appendCollapsed(b []byte, v string, ws wsMode) (_ []byte, other bool) {
 	v = strings.TrimSpace(v)
 	space := false
 	for j := 0; j < len(v); j++ {
 		c := v[j]
-		if c == ' ' {
+		sp := c == ' '
+		if !sp && isSpace(c) {
+			other = true
+			sp = ws == wsAll
+		}
+		if sp {
 			if space {
 				continue
 			}
 			space = true
+			c = ' '
 		} else {
 			space = false
 		}
 		b = append(b, c)
 	}
-	return b
+	return b, other
 }

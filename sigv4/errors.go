@@ -1,5 +1,7 @@
 package sigv4
 
+import "strconv"
+
 // S3 error codes returned in [Error.Code].
 const (
 	CodeAccessDenied                      = "AccessDenied"
@@ -73,4 +75,10 @@ var (
 	errTrailerLong  = newErr(CodeMalformedTrailerError, "The request trailer exceeds the size limit.")
 	errTrailerMiss  = newErr(CodeMalformedTrailerError, "The trailer named by x-amz-trailer is missing.")
 	errNoCredStream = newErr(CodeAccessDenied, "Signed streaming payloads require an authenticated request.")
+
+	errUnsignedHeaders = newErr(CodeAccessDenied, "There were headers present in the request which were not signed")
+	errSignedAbsent    = newErr(CodeAccessDenied, "A header named in SignedHeaders is not present in the request.")
+	errNoHeaderList    = newErr(CodeAccessDenied, "The request's headers cannot be listed, so it cannot be verified.")
+	errTooLargeHeader  = malformedHeader("the canonical request would exceed " + strconv.Itoa(MaxCanonicalRequest>>10) + " KiB.")
+	errTooLargeQuery   = malformedQuery("The canonical request would exceed " + strconv.Itoa(MaxCanonicalRequest>>10) + " KiB.")
 )

@@ -26,6 +26,12 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Add("AWS4-HMAC-SHA256\tCredential=a/b/20250101/r/s3/aws4_request ,\t SignedHeaders=HOST;;x, Signature=")
 	f.Add("AWS AKID:sig")
 	f.Add("")
+	// SignedHeaders must be lowercase, sorted and unique.
+	f.Add(strings.Replace(genuine, "SignedHeaders=host;", "SignedHeaders=host;host;", 1))
+	f.Add(strings.Replace(genuine, "SignedHeaders=host;", "SignedHeaders=Host;", 1))
+	f.Add(strings.Replace(genuine, "SignedHeaders=host;", "SignedHeaders=x-a;host;", 1))
+	f.Add(strings.Replace(genuine, "SignedHeaders=host;", "SignedHeaders=host;"+strings.Repeat("x-a;", 200), 1))
+	f.Add(strings.Replace(genuine, "/us-east-1/", "//", 1))
 	f.Fuzz(func(t *testing.T, s string) {
 		h, err := parseAuthorization(s)
 		if err == nil {
@@ -46,6 +52,28 @@ func FuzzParseAuthorization(f *testing.F) {
 			if _, err := testVerifier(testTime).Verify(view("GET", "localhost:9000", "/bucket/a%20b", "location=&list-type=2", hd)); err == nil {
 				t.Fatalf("forged header %q accepted", s)
 			}
+		}
+	})
+}
+
+// FuzzUnsignedHeader adds a header to a genuine signed request: an
+// x-amz-* header that SignedHeaders does not name never verifies.
+func FuzzUnsignedHeader(f *testing.F) {
+	f.Add("X-Amz-Copy-Source", "/b/k")
+	f.Add("x-amz-meta-b", "")
+	f.Add("X-AMZ-CONTENT-SHA256", EmptySHA256)
+	f.Add("X-Amzn-Trace-Id", "x")
+	f.Fuzz(func(t *testing.T, name, value string) {
+		r, h := signedGet()
+		signed := "host;x-amz-content-sha256;x-amz-date;x-amz-meta-a"
+		if !strings.Contains(h.Get("Authorization"), "SignedHeaders="+signed+",") {
+			t.Fatalf("unexpected seed %q", h.Get("Authorization"))
+		}
+		h[name] = append(h[name], value)
+		_, err := testVerifier(testTime).Verify(r)
+		lower := strings.ToLower(name)
+		if err == nil && strings.HasPrefix(lower, "x-amz-") && lower != "x-amz-content-sha256" && !listHas(signed, lower) {
+			t.Fatalf("unsigned header %q accepted", name)
 		}
 	})
 }

@@ -44,7 +44,17 @@ func view(method, host, path, rawQuery string, h http.Header) *Request {
 		Headers:  peekHeader(h),
 		Header:   h.Get,
 		Values:   h.Values,
+		Names:    func() []string { return namesOf(h) },
 	}
+}
+
+// namesOf returns the names of h.
+func namesOf(h map[string][]string) []string {
+	var names []string
+	for k := range h {
+		names = append(names, k)
+	}
+	return names
 }
 
 // funcView is view read through the Header and Values funcs.
@@ -59,6 +69,14 @@ func funcView(method, host, path, rawQuery string, h http.Header) *Request {
 type peekHeader http.Header
 
 func (h peekHeader) Peek(name string) []byte { return []byte(http.Header(h).Get(name)) }
+
+func (h peekHeader) AppendNames(dst []byte) []byte {
+	for k := range h {
+		dst = append(dst, k...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
 
 func (h peekHeader) PeekAll(name string) [][]byte {
 	var out [][]byte

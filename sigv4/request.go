@@ -24,6 +24,12 @@ type Request struct {
 	// only for signed headers, whose repeated values are joined with ",".
 	// When nil, Header is used instead.
 	Values func(name string) []string
+
+	// Names returns the name of every header of the request, in any case,
+	// when Headers is nil. Verification must see every header (an unsigned
+	// x-amz-* header is refused), so a signed request with neither Headers
+	// nor Names is refused.
+	Names func() []string
 }
 
 // Headers reads a request's headers as byte slices. Names are passed in
@@ -36,6 +42,11 @@ type Headers interface {
 	// PeekAll returns all values of the named header in order. The result
 	// is used before the next Peek or PeekAll.
 	PeekAll(name string) [][]byte
+	// AppendNames appends to dst the name of every header of the request
+	// (every header the server may act on), in any case, each followed by
+	// '\n', and returns the extended slice. A name may appear more than
+	// once.
+	AppendNames(dst []byte) []byte
 }
 
 // header returns a header value that the caller keeps: a copy.
@@ -59,22 +70,41 @@ func (r *Request) headerView(name string) string {
 	return r.header(name)
 }
 
+// appendNames appends the request's header names as Headers.AppendNames
+// does; ok is false when the request cannot list them.
+func (r *Request) appendNames(b []byte) (_ []byte, ok bool) {
+	switch {
+	case r.Headers != nil:
+		return r.Headers.AppendNames(b), true
+	case r.Names != nil:
+		for _, n := range r.Names() {
+			b = append(b, n...)
+			b = append(b, '\n')
+		}
+		return b, true
+	}
+	return b, false
+}
+
 // appendValues appends the canonical value of a signed header: all its
-// values trimmed, inner runs of spaces collapsed, joined by ",".
-func (r *Request) appendValues(b []byte, name string) []byte {
+// values trimmed, joined by ","; see appendCollapsed for ws. other reports
+// a value holding white space other than spaces, whose form depends on ws.
+func (r *Request) appendValues(b []byte, name string, ws wsMode) (_ []byte, other bool) {
 	switch {
 	case r.Headers != nil:
 		for i, v := range r.Headers.PeekAll(name) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendCollapsed(b, viewString(v))
+			var o bool
+			b, o = appendCollapsed(b, viewString(v), ws)
+			other = other || o
 		}
-		return b
+		return b, other
 	case r.Values != nil:
-		return appendHeaderValue(b, r.Values(name))
+		return appendHeaderValue(b, r.Values(name), ws)
 	default:
-		return appendHeaderValue(b, []string{r.header(name)})
+		return appendHeaderValue(b, []string{r.header(name)}, ws)
 	}
 }
 

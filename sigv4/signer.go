@@ -84,7 +84,7 @@ func canonicalHeaders(host string, h map[string][]string) (signed string, canon 
 	for _, n := range names {
 		canon = append(canon, n...)
 		canon = append(canon, ':')
-		canon = appendHeaderValue(canon, values[n])
+		canon, _ = appendHeaderValue(canon, values[n], wsSpaces) // as aws-sdk-go-v2 signs
 		canon = append(canon, '\n')
 	}
 	return strings.Join(names, ";"), canon

@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -27,6 +28,16 @@ const (
 	MaxClockSkew = 15 * time.Minute
 	// MaxPresignExpires is the longest X-Amz-Expires accepted (7 days).
 	MaxPresignExpires = 604800 * time.Second
+	// MaxSignedHeaders is the most names SignedHeaders may list.
+	MaxSignedHeaders = 128
+	// MaxCanonicalRequest is the largest canonical request verified: its
+	// size is checked as it is built, before it is hashed. A request's
+	// canonical form is at most about its own size (each signed header
+	// once, the query at most 3 times as long re-escaped).
+	MaxCanonicalRequest = 256 << 10
+	// maxPooledBuf is the largest buffer kept for reuse; larger ones, built
+	// for unusually large requests, are left to the garbage collector.
+	maxPooledBuf = 16 << 10
 )
 
 // Verifier checks SigV4 signatures. Its zero value needs only Credentials;
@@ -35,9 +46,12 @@ type Verifier struct {
 	// Credentials returns the secret key of an access key.
 	Credentials func(accessKey string) (secretKey string, ok bool)
 
-	// Region, when set, is the only credential-scope region accepted besides
-	// us-east-1 (which minio-go uses to ask for a bucket's location).
-	// Empty accepts any region.
+	// Region, when set, is the credential-scope region accepted besides
+	// the empty region (MinIO's admin client signs with
+	// "AK/date//s3/aws4_request") and us-east-1, which clients use to ask
+	// a bucket's location before they know its region: a server should
+	// refuse a us-east-1 scope for other operations (see
+	// Auth.WrongRegion). Empty accepts any region.
 	Region string
 
 	// Now returns the current time; nil means time.Now.
@@ -127,7 +141,7 @@ func parseCredential(s string) (credential, string) {
 		rest = rest[:j]
 	}
 	c := credential{full: s, accessKey: rest, date: parts[0], region: parts[1], scope: s[len(rest)+1:]}
-	if c.accessKey == "" || c.region == "" || len(c.date) != 8 {
+	if c.accessKey == "" || len(c.date) != 8 {
 		return credential{}, bad
 	}
 	for i := 0; i < 8; i++ {
@@ -210,9 +224,14 @@ func parseAuthorization(s string) (authHeader, *Error) {
 	return h, nil
 }
 
-// checkSignedHeaders requires non-empty names and a signed host header.
+// checkSignedHeaders requires at most MaxSignedHeaders lowercase header
+// names, strictly sorted (so each at most once, as every SigV4 signer
+// writes them), host among them. A name listed many times would make the
+// canonical request many times larger than the request.
 func checkSignedHeaders(s string) string {
 	host := false
+	prev := ""
+	n := 0
 	for rest := s; ; {
 		var name string
 		var more bool
@@ -220,7 +239,19 @@ func checkSignedHeaders(s string) string {
 		if name == "" {
 			return "SignedHeaders contains an empty header name."
 		}
-		if strings.EqualFold(name, "host") {
+		if n++; n > MaxSignedHeaders {
+			return "SignedHeaders lists more than " + strconv.Itoa(MaxSignedHeaders) + " headers."
+		}
+		for i := 0; i < len(name); i++ {
+			if !headerNameByte(name[i]) {
+				return "SignedHeaders must list lowercase header names."
+			}
+		}
+		if name <= prev {
+			return "SignedHeaders must list header names sorted and unique."
+		}
+		prev = name
+		if name == "host" {
 			host = true
 		}
 		if !more {
@@ -231,6 +262,15 @@ func checkSignedHeaders(s string) string {
 		return "the host header must be signed."
 	}
 	return ""
+}
+
+// headerNameByte reports the bytes of a lowercase HTTP header name (an RFC
+// 9110 token without upper case).
+func headerNameByte(c byte) bool {
+	if 'a' <= c && c <= 'z' || '0' <= c && c <= '9' {
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // presignParams are the query parameters of a presigned URL.
@@ -299,7 +339,17 @@ func (v *Verifier) now() time.Time {
 }
 
 func (v *Verifier) regionOK(region string) bool {
-	return v.Region == "" || region == v.Region || region == "us-east-1"
+	return v.Region == "" || region == v.Region || region == "" || region == "us-east-1"
+}
+
+// WrongRegion returns the error for a request verified with a credential
+// scope for a region other than want, worded as AWS words it.
+func (a *Auth) WrongRegion(want string) *Error {
+	why := "the region '" + a.Region + "' is wrong; expecting '" + want + "'"
+	if a.Presigned {
+		return malformedQuery("Error parsing the X-Amz-Credential parameter; " + why)
+	}
+	return malformedHeader(why)
 }
 
 // Verify authenticates r by its Authorization header or presigned query.
@@ -510,9 +560,104 @@ func (v *Verifier) lookup(ak string) (string, bool) {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// putBuf returns a buffer to bufPool unless it grew beyond maxPooledBuf.
+func putBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		bufPool.Put(bp)
+	}
+}
+
+// checkHeaderSet refuses a request carrying an x-amz-* header that
+// signedHeaders does not name (such headers change what a request does:
+// x-amz-copy-source turns a PUT into a copy), or lacking a header that it
+// names. AWS answers the first with 403 AccessDenied, "There were headers
+// present in the request which were not signed" (MinIO uses the same words:
+// minio/minio#16893). The names are listed in *bp.
+func checkHeaderSet(bp *[]byte, r *Request, signedHeaders string) *Error {
+	names, ok := r.appendNames((*bp)[:0])
+	*bp = names
+	if !ok {
+		return errNoHeaderList
+	}
+	for rest := names; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			i = len(rest)
+		}
+		name := viewString(rest[:i])
+		rest = rest[min(i+1, len(rest)):]
+		if len(name) < len("x-amz-") || !strings.EqualFold(name[:len("x-amz-")], "x-amz-") {
+			continue
+		}
+		// x-amz-content-sha256 may go unsigned, as S3 allows (noted in
+		// demarche-numerique/ds_proxy#164; Alibaba OSS documents it on
+		// presigned GETs): with header auth its value is the last line of
+		// the canonical request, so it is signed anyway; a presigned
+		// request takes its payload hash from the query, never the header.
+		if strings.EqualFold(name, "x-amz-content-sha256") {
+			continue
+		}
+		if !listHas(signedHeaders, name) {
+			return errUnsignedHeaders
+		}
+	}
+	for rest := signedHeaders; rest != ""; {
+		var name string
+		name, rest, _ = strings.Cut(rest, ";")
+		switch name {
+		case "host":
+			if r.Host == "" && r.headerView("host") == "" {
+				return errSignedAbsent
+			}
+			continue
+		case "content-length", "transfer-encoding":
+			// HTTP servers hide these (fasthttp drops Content-Length from a
+			// chunked request and "Transfer-Encoding: identity"), and some
+			// clients sign them absent (versity/versitygw#457); an absent
+			// one is signed as empty.
+			continue
+		}
+		if !namesHave(names, name) {
+			return errSignedAbsent
+		}
+	}
+	return nil
+}
+
+// listHas reports whether the ";"-separated list holds name, ignoring case.
+func listHas(list, name string) bool {
+	for rest := list; rest != ""; {
+		var n string
+		n, rest, _ = strings.Cut(rest, ";")
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// namesHave reports whether the "\n"-terminated names hold name, ignoring
+// case.
+func namesHave(names []byte, name string) bool {
+	for rest := names; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			i = len(rest)
+		}
+		if strings.EqualFold(viewString(rest[:i]), name) {
+			return true
+		}
+		rest = rest[min(i+1, len(rest)):]
+	}
+	return false
+}
+
 // check computes the signature of r and compares it with sigHex in constant
-// time. If the path as sent does not match, the path re-encoded from its
-// decoded form is tried, for clients that sign a differently escaped path.
+// time. The canonical header values are built as botocore and minio-go
+// build them (all white space collapsed); when a signed value holds a tab,
+// aws-sdk-go-v2's form (tabs kept) is tried too. If the path as sent does
+// not match, the path re-encoded from its decoded form is tried, for
+// clients that sign a differently escaped path.
 func (v *Verifier) check(a *Auth, r *Request, secret string, params []queryParam, skip, signedHeaders, sigHex string) *Error {
 	var want [sha256.Size]byte
 	if len(sigHex) != 2*sha256.Size {
@@ -521,24 +666,33 @@ func (v *Verifier) check(a *Auth, r *Request, secret string, params []queryParam
 	if _, err := hex.Decode(want[:], []byte(sigHex)); err != nil {
 		return errSignature
 	}
+	bp := bufPool.Get().(*[]byte)
+	defer putBuf(bp)
+	if err := checkHeaderSet(bp, r, signedHeaders); err != nil {
+		return err
+	}
 	a.sk = v.keys.signing(secret, a.scope[:8], a.Region)
 	a.key = a.sk.key
 	path := r.Path
 	if path == "" {
 		path = "/"
 	}
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	sig := computeSignature(bp, a, r, path, params, skip, signedHeaders)
-	if !hmac.Equal(sig[:], want[:]) {
-		alt, err := url.PathUnescape(path)
-		if err != nil {
+	sig, ok, err := matchSignature(bp, a, r, path, params, skip, signedHeaders, &want)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		alt, uerr := url.PathUnescape(path)
+		if uerr != nil {
 			return errSignature
 		}
 		if alt = EncodePath(alt); alt == path {
 			return errSignature
 		}
-		if sig = computeSignature(bp, a, r, alt, params, skip, signedHeaders); !hmac.Equal(sig[:], want[:]) {
+		if sig, ok, err = matchSignature(bp, a, r, alt, params, skip, signedHeaders, &want); err != nil {
+			return err
+		}
+		if !ok {
 			return errSignature
 		}
 	}
@@ -546,10 +700,27 @@ func (v *Verifier) check(a *Auth, r *Request, secret string, params []queryParam
 	return nil
 }
 
+// matchSignature computes the signature for path in each white-space form
+// that can differ and reports whether one equals want.
+func matchSignature(bp *[]byte, a *Auth, r *Request, path string, params []queryParam, skip, signedHeaders string, want *[sha256.Size]byte) ([sha256.Size]byte, bool, *Error) {
+	sig, other, err := computeSignature(bp, a, r, path, params, skip, signedHeaders, wsAll)
+	if err != nil || hmac.Equal(sig[:], want[:]) {
+		return sig, err == nil, err
+	}
+	if !other {
+		return sig, false, nil
+	}
+	sig, _, err = computeSignature(bp, a, r, path, params, skip, signedHeaders, wsSpaces)
+	return sig, err == nil && hmac.Equal(sig[:], want[:]), err
+}
+
 // computeSignature builds the canonical request and string to sign in *bp
-// and returns the HMAC with a.key.
-func computeSignature(bp *[]byte, a *Auth, r *Request, path string, params []queryParam, skip, signedHeaders string) [sha256.Size]byte {
+// and returns the HMAC with a.key; other reports a signed value whose form
+// depends on ws. It stops with an error once the canonical request exceeds
+// MaxCanonicalRequest.
+func computeSignature(bp *[]byte, a *Auth, r *Request, path string, params []queryParam, skip, signedHeaders string, ws wsMode) (_ [sha256.Size]byte, other bool, _ *Error) {
 	b := (*bp)[:0]
+	defer func() { *bp = b }()
 	b = append(b, r.Method...)
 	b = append(b, '\n')
 	b = append(b, path...)
@@ -557,27 +728,33 @@ func computeSignature(bp *[]byte, a *Auth, r *Request, path string, params []que
 	b = appendCanonicalQuery(b, params, skip)
 	b = append(b, '\n')
 	for rest := signedHeaders; rest != ""; {
+		if len(b) > MaxCanonicalRequest {
+			return [sha256.Size]byte{}, false, errTooLarge(a)
+		}
 		var name string
 		name, rest, _ = strings.Cut(rest, ";")
 		b = append(b, name...)
 		b = append(b, ':')
-		lower := strings.ToLower(name)
-		switch {
-		case lower == "host":
+		var o bool
+		if name == "host" {
 			host := r.Host
 			if host == "" {
 				host = r.headerView("host")
 			}
-			b = appendCollapsed(b, host)
-		default:
-			b = r.appendValues(b, lower)
+			b, o = appendCollapsed(b, host, ws)
+		} else {
+			b, o = r.appendValues(b, name, ws)
 		}
+		other = other || o
 		b = append(b, '\n')
 	}
 	b = append(b, '\n')
 	b = append(b, signedHeaders...)
 	b = append(b, '\n')
 	b = append(b, a.PayloadHash...)
+	if len(b) > MaxCanonicalRequest {
+		return [sha256.Size]byte{}, false, errTooLarge(a)
+	}
 	sum := sha256.Sum256(b)
 
 	b = b[:0]
@@ -587,13 +764,20 @@ func computeSignature(bp *[]byte, a *Auth, r *Request, path string, params []que
 	b = append(b, a.scope...)
 	b = append(b, '\n')
 	b = hex.AppendEncode(b, sum[:])
-	*bp = b
 	if a.sk != nil {
-		return a.sk.sum(b)
+		return a.sk.sum(b), other, nil
 	}
 	var sig [sha256.Size]byte
 	m := hmac.New(sha256.New, a.key)
 	m.Write(b)
 	m.Sum(sig[:0])
-	return sig
+	return sig, other, nil
+}
+
+// errTooLarge is the error for a canonical request over MaxCanonicalRequest.
+func errTooLarge(a *Auth) *Error {
+	if a.Presigned {
+		return errTooLargeQuery
+	}
+	return errTooLargeHeader
 }

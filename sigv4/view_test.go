@@ -32,6 +32,14 @@ func (s *scratchHeader) Peek(name string) []byte {
 	return nil
 }
 
+func (s *scratchHeader) AppendNames(dst []byte) []byte {
+	for k := range s.spans {
+		dst = append(dst, k...)
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
 func (s *scratchHeader) PeekAll(name string) [][]byte {
 	s.all = s.all[:0]
 	for _, sp := range s.spans[name] {

@@ -84,6 +84,13 @@ type Options struct {
 	// work. Default: 1 minute. Negative disables background compaction
 	// (Compact still works).
 	CompactionInterval time.Duration
+	// FreeSpaceReserve is the free space, in bytes, every drive keeps for
+	// deletes, index writes, sealing and compaction output: new object data
+	// is refused with ErrStorageFull when it would leave less (free space
+	// is the drive's statfs, through FS.GetDiskUsage). Default (0): 2% of
+	// the drive's size, at least 64 MiB and at most 2 GiB. Negative turns
+	// the reserve off (ENOSPC is still answered with ErrStorageFull).
+	FreeSpaceReserve int64
 	// Logf receives rare operational messages (recovery, sealing). Default:
 	// discard.
 	Logf func(format string, args ...any)

@@ -50,6 +50,7 @@ var (
 	errSlowDown                   = &apiError{"SlowDown", "Please reduce your request rate.", 503}
 	errInvalidObjectName          = &apiError{"XMinioInvalidObjectName", "Object name contains unsupported characters.", 400}
 	errServiceUnavailable         = &apiError{"ServiceUnavailable", "The server is shutting down or cannot write.", 503}
+	errStorageFull                = &apiError{"XMinioStorageFull", "The storage is full: there is no room for new object data above the free-space reserve. Delete objects to free space.", 507}
 	errConditionalRequestConflict = &apiError{"ConditionalRequestConflict", "A conflicting conditional operation is in progress.", 409}
 )
 
@@ -107,6 +108,8 @@ func toAPIError(err error) *apiError {
 		return withMessage(errInvalidArgument, "Part number must be an integer between 1 and 10000, inclusive.")
 	case errors.Is(err, engine.ErrInvalidSize):
 		return withMessage(errInvalidArgument, "Invalid size.")
+	case errors.Is(err, engine.ErrStorageFull):
+		return errStorageFull
 	case errors.Is(err, engine.ErrStoreFailed), errors.Is(err, engine.ErrClosed):
 		return errServiceUnavailable
 	}

@@ -492,9 +492,13 @@ func (s *Store) sealer(ctx context.Context) {
 			return
 		case sg = <-s.sealQ:
 		}
+		// Held until the page drop below: compaction may take the segment
+		// as soon as it is sealed, and waits for its holders to let go.
+		sg.refs.Add(1)
 		if !sg.sealed.Load() {
 			if err := s.seal(sg, sg.size.Load()); err != nil {
 				s.fail(err)
+				sg.refs.Add(-1)
 				continue
 			}
 		}
@@ -506,6 +510,7 @@ func (s *Store) sealer(ctx context.Context) {
 		}
 		// Sealed (and synced): no more appends and no page to keep.
 		sg.dropCache(sg.size.Load(), 0)
+		sg.refs.Add(-1)
 	}
 }
 

@@ -139,6 +139,14 @@ func (s *Store) roomFor(size int64) error {
 	return s.space.admit(s.opts, size, false, false)
 }
 
+// encodeRoom reports whether erasure-coding sg fits: its shards are
+// written (one per drive) before its mirrors go, and may use the reserve as
+// compaction's copies do.
+func (s *Store) encodeRoom(sg *segment) error {
+	k, b := s.layout.dataShards(), int64(s.layout.ShardBlock)
+	return s.space.admit(s.opts, shardRows(sg.sealedSize.Load(), k, b)*b, true, false)
+}
+
 // isNoSpace reports whether err is a full filesystem (or quota).
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
@@ -161,23 +169,40 @@ func (s *Store) appendFailed(sg *segment, err error) error {
 		default:
 		}
 	}
+	if ferr := s.failedErr(); ferr != nil {
+		return ferr
+	}
 	s.opts.Logf("engine: storage full, write refused: %v", err)
 	return fmt.Errorf("%w: %w", ErrStorageFull, err)
 }
 
-// cutTail truncates sg's replicas to its size, dropping a partial frame a
-// failed append left, where the file has a descriptor (elsewhere the frame
-// stays as a torn tail past the sealed size, which nothing reads).
+// cutTail truncates sg's replicas to its size, dropping what a failed
+// append left, and syncs the cut before the writer is answered: with
+// mirrors, one replica may hold a whole record frame the others lack, and
+// recovery must never replay it. Files without a descriptor (in-memory test
+// filesystems) keep the tail until sg is sealed at its size; a crash before
+// that replays such a frame only with two or more mirrors. Callers hold
+// appendMu.
 func (s *Store) cutTail(sg *segment) {
 	size := sg.size.Load()
 	for _, f := range sg.files {
 		if f == nil {
 			continue
 		}
-		if fd := f.Fd(); fd != vfs.InvalidFd {
-			if err := unix.Ftruncate(int(fd), size); err != nil {
-				s.opts.Logf("engine: segment %016x: cutting a failed append: %v", sg.id, err)
-			}
+		fd := f.Fd()
+		if fd == vfs.InvalidFd {
+			continue
+		}
+		st, err := f.Stat()
+		if err != nil || st.Size() <= size {
+			continue
+		}
+		if err := unix.Ftruncate(int(fd), size); err != nil {
+			s.opts.Logf("engine: segment %016x: cutting a failed append: %v", sg.id, err)
+			continue
+		}
+		if err := f.Sync(); err != nil {
+			s.fail(err)
 		}
 	}
 }

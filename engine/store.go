@@ -503,7 +503,10 @@ func (s *Store) sealer(ctx context.Context) {
 			}
 		}
 		if s.erasureCoded() && !sg.encoded() && !sg.deleting.Load() {
-			if err := s.encode(ctx, sg); err != nil {
+			if err := s.encodeRoom(sg); err != nil {
+				sg.encodeFailed.Store(true)
+				s.opts.Logf("engine: not encoding segment %016x: %v (it stays mirrored)", sg.id, err)
+			} else if err := s.encode(ctx, sg); err != nil {
 				sg.encodeFailed.Store(ctx.Err() == nil)
 				s.opts.Logf("engine: encoding segment %016x: %v (it stays mirrored)", sg.id, err)
 			}

@@ -55,7 +55,10 @@ type Options struct {
 	NoInline bool
 	// SegmentSize is the size at which the open segment is rotated.
 	// Default: 256 MiB. At least 1 MiB unless set by tests through
-	// testingSmallSegments.
+	// testingSmallSegments. On a drive smaller than 16 segments, segments
+	// are rotated at 1/16 of the smallest drive (at least 1 MiB), so that
+	// compaction can copy one segment's live data within the free-space
+	// reserve.
 	SegmentSize int64
 	// ChunkBlocks is how many blocks a writer buffers before appending them
 	// as one contiguous run. Default: 16 (1 MiB of 64 KiB blocks).

@@ -51,7 +51,14 @@ type spaceGuard struct {
 	reserve []int64 // per drive; -1: unknown (no statfs), no check
 	free    []int64 // per drive: the last statfs less the bytes admitted since
 	at      time.Time
+	// segLimit caps the segment size on small drives (0: no cap).
+	segLimit int64
 }
+
+// segmentsPerDrive: on a drive smaller than this many segments, segments
+// are cut smaller, so that compaction can copy one segment's live data
+// within the reserve.
+const segmentsPerDrive = 16
 
 func (g *spaceGuard) init(o Options) {
 	g.once.Do(func() {
@@ -60,19 +67,21 @@ func (g *spaceGuard) init(o Options) {
 		g.free = make([]int64, len(o.Dirs))
 		for i, d := range o.Dirs {
 			g.reserve[i] = -1
-			if o.FreeSpaceReserve < 0 {
-				continue
-			}
 			du, err := o.FS.GetDiskUsage(d)
 			if err != nil {
 				continue
+			}
+			if l := max(int64(du.TotalBytes)/segmentsPerDrive, 1<<20); g.segLimit == 0 || l < g.segLimit {
+				g.segLimit = l
 			}
 			r := o.FreeSpaceReserve
 			if r == 0 {
 				r = int64(du.TotalBytes) * defaultReservePct / 100
 				r = min(max(r, minDefaultReserve), maxDefaultReserve, int64(du.TotalBytes)/4)
 			}
-			g.reserve[i] = r
+			if o.FreeSpaceReserve >= 0 {
+				g.reserve[i] = r
+			}
 		}
 		g.refresh()
 	})
@@ -131,6 +140,17 @@ func (g *spaceGuard) admit(o Options, n int64, intoReserve, take bool) error {
 		}
 	}
 	return nil
+}
+
+// segmentLimit is the size at which the open segment is rotated:
+// Options.SegmentSize, or 1/16 of the smallest drive (at least 1 MiB) when
+// that is smaller.
+func (s *Store) segmentLimit() int64 {
+	s.space.init(s.opts)
+	if l := s.space.segLimit; l > 0 && l < s.opts.SegmentSize {
+		return l
+	}
+	return s.opts.SegmentSize
 }
 
 // roomFor refuses new object data of size bytes that would not fit above

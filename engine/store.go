@@ -322,7 +322,7 @@ func (s *Store) newSegment(id uint64) (*segment, error) {
 // appendMu.
 func (s *Store) activeFor(n int) (*segment, error) {
 	a := s.active
-	if size := a.size.Load(); s.activeDone || (size > segHeaderSize && size+int64(n) > s.opts.SegmentSize) {
+	if size := a.size.Load(); s.activeDone || (size > segHeaderSize && size+int64(n) > s.segmentLimit()) {
 		sg, err := s.newSegment(a.id + 1)
 		if err != nil {
 			return nil, s.appendFailed(nil, err)

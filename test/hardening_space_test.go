@@ -57,7 +57,9 @@ func fsUsed(t *testing.T, dir string) int64 {
 // without a restart.
 func TestHardeningDiskFull(t *testing.T) {
 	dir := mountTmpfs(t, 32<<20)
-	srv := (&server{Dir: dir}).start(t, "--segment-size", "2MiB", "--free-space-reserve", "4MiB", "--compaction-interval", "0")
+	// Defaults on a 32 MiB drive: an 8 MiB reserve (a quarter of the
+	// drive) and 2 MiB segments (1/16 of it).
+	srv := (&server{Dir: dir}).start(t, "--compaction-interval", "0")
 	c := minioClient(t, srv)
 	ctx := context.Background()
 	if err := c.MakeBucket(ctx, "full", minio.MakeBucketOptions{}); err != nil {

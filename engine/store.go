@@ -38,14 +38,17 @@ type Store struct {
 	// queue, so queue order is log order.
 	appendMu sync.Mutex
 	active   *segment
-	// activeDone: an append to the active segment failed (a full drive);
-	// it is rotated already and the next append starts a new one.
+	rotated  []*segment // rotated, not yet sealed
+	pending  []*pendingOp
+	dirty    map[*segment]struct{}
+	dirDirty []string // segment directories with new files to sync
+
+	// activeDone (under appendMu): an append to the active segment failed
+	// (a full drive); it is rotated already and the next append starts a
+	// new one.
 	activeDone bool
-	space      spaceGuard
-	rotated    []*segment // rotated, not yet sealed
-	pending    []*pendingOp
-	dirty      map[*segment]struct{}
-	dirDirty   []string // segment directories with new files to sync
+	// space enforces the free-space reserve (space.go).
+	space spaceGuard
 
 	// stateMu orders writes of segment states (segmentKey): the committer
 	// reads live bytes and sealed/encoded flags, writes them and publishes

@@ -18,7 +18,7 @@ func parseReserve(v string) (int64, error) {
 	}
 	n, err := humanize.ParseBytes(v)
 	if err != nil {
-		return 0, fmt.Errorf("--free-space-reserve: %w", err)
+		return 0, fmt.Errorf("--free-space-reserve %q: want a size such as 1GiB, 0 (off) or auto", v)
 	}
 	if n == 0 {
 		return -1, nil

@@ -50,15 +50,15 @@ func fsUsed(t *testing.T, dir string) int64 {
 }
 
 // TestHardeningDiskFull is issue 12's item 9 on a real filesystem: lsmd on
-// a 32 MiB tmpfs takes 512 KiB PUTs until one does not fit, which gets 507
+// a 16 MiB tmpfs takes 512 KiB PUTs until one does not fit, which gets 507
 // XMinioStorageFull (never 500 or 503); every acknowledged object reads
 // back intact; HEAD, LIST and the readiness probe go on; deletes work;
 // lsmctl compact --wait gives the space back and PUTs work again, all
 // without a restart.
 func TestHardeningDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, 32<<20)
-	// Defaults on a 32 MiB drive: an 8 MiB reserve (a quarter of the
-	// drive) and 2 MiB segments (1/16 of it).
+	dir := mountTmpfs(t, 16<<20)
+	// Defaults on a 16 MiB drive: a 4 MiB reserve (a quarter of the
+	// drive) and 1 MiB segments (1/16 of it).
 	srv := (&server{Dir: dir}).start(t, "--compaction-interval", "0")
 	c := minioClient(t, srv)
 	ctx := context.Background()
@@ -89,10 +89,10 @@ func TestHardeningDiskFull(t *testing.T) {
 		refused++
 	}
 	if refused == 0 {
-		t.Fatalf("%d PUTs of 512 KiB fit on a 32 MiB tmpfs", len(acked))
+		t.Fatalf("%d PUTs of 512 KiB fit on a 16 MiB tmpfs", len(acked))
 	}
 	usedFull := fsUsed(t, dir)
-	t.Logf("%d PUTs of 512 KiB acknowledged, then %d refused with 507 XMinioStorageFull; tmpfs used %.1f MiB of 32", len(acked), refused, float64(usedFull)/(1<<20))
+	t.Logf("%d PUTs of 512 KiB acknowledged, then %d refused with 507 XMinioStorageFull; tmpfs used %.1f MiB of 16", len(acked), refused, float64(usedFull)/(1<<20))
 
 	check := func(label string, keep func(i int) bool) {
 		t.Helper()

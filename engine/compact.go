@@ -61,8 +61,17 @@ type compactor struct {
 // Compact runs one compaction pass: it picks sealed segments whose garbage
 // ratio is above the threshold, copies their live runs into the log, swaps
 // each index entry with compare-and-swap, and deletes the segments once no
-// entry and no reader holds them.
+// entry and no reader holds them. Wholly dead segments go first, without
+// copying; the others go one at a time, each copied only when its live
+// bytes fit on the drives (copies may use most of the free-space reserve),
+// so a full drive gets space back. Being an explicit pass, it first seals
+// the open segment when that segment's garbage is above the threshold, so
+// its garbage is reclaimed too (background passes leave it be).
 func (s *Store) Compact(ctx context.Context, o CompactOptions) (CompactResult, error) {
+	return s.compactPass(ctx, o, true)
+}
+
+func (s *Store) compactPass(ctx context.Context, o CompactOptions, explicit bool) (CompactResult, error) {
 	var res CompactResult
 	if err := s.writable(); err != nil {
 		return res, err
@@ -77,6 +86,11 @@ func (s *Store) Compact(ctx context.Context, o CompactOptions) (CompactResult, e
 	threshold := o.Threshold
 	if threshold <= 0 {
 		threshold = s.opts.CompactionThreshold
+	}
+	if explicit && !o.DryRun && o.Segment == 0 {
+		if err := s.sealOpenGarbage(ctx, threshold); err != nil {
+			return res, err
+		}
 	}
 	victims := s.chooseVictims(o.Segment, threshold)
 	for _, v := range victims {
@@ -104,66 +118,148 @@ func (s *Store) Compact(ctx context.Context, o CompactOptions) (CompactResult, e
 	if err != nil {
 		return res, err
 	}
+	byVictim := map[uint64][]relocJob{}
+	for _, j := range jobs {
+		byVictim[j.old.seg] = append(byVictim[j.old.seg], j)
+	}
+	dead := map[uint64]bool{}
+	for _, v := range victims {
+		if len(byVictim[v.ID]) == 0 {
+			dead[v.ID] = true
+		}
+	}
+	if err := s.dropVictims(ctx, victims, dead, &res); err != nil {
+		return res, err
+	}
 	limiter := newRateLimiter(s.opts.CompactionRate)
 	progress := CompactProgress{Segments: len(victims), BytesLive: liveTotal}
-	for _, j := range jobs {
-		if err := ctx.Err(); err != nil {
+	for _, v := range victims {
+		if dead[v.ID] {
+			continue
+		}
+		var need int64
+		for _, j := range byVictim[v.ID] {
+			need += j.old.phys
+		}
+		if err := s.space.admit(s.opts, need, true, false); err != nil {
+			s.opts.Logf("engine: compaction leaves segment %016x for now: %v", v.ID, err)
+			continue
+		}
+		for _, j := range byVictim[v.ID] {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			moved, n, err := s.relocate(ctx, j, limiter)
+			res.BytesCopied += n
+			progress.BytesDone += n
+			c.copied.Add(n)
+			if err != nil {
+				return res, err
+			}
+			if moved {
+				res.Relocated++
+			} else {
+				res.Lost++
+			}
+			if o.Progress != nil {
+				o.Progress(progress)
+			}
+		}
+		if err := s.dropVictims(ctx, victims, map[uint64]bool{v.ID: true}, &res); err != nil {
 			return res, err
-		}
-		moved, n, err := s.relocate(ctx, j, limiter)
-		res.BytesCopied += n
-		progress.BytesDone += n
-		c.copied.Add(n)
-		if err != nil {
-			return res, err
-		}
-		if moved {
-			res.Relocated++
-		} else {
-			res.Lost++
-		}
-		if o.Progress != nil {
-			o.Progress(progress)
 		}
 	}
 	// The copies sit in the active segment, mirrored; rotate it so they
 	// are sealed and erasure-coded like everything else.
 	if res.Relocated > 0 {
-		if err := s.rotateActive(); err != nil {
+		if _, err := s.rotateActive(); err != nil {
 			return res, err
 		}
 	}
-	// Confirm with a second scan that nothing references the victims any
-	// more (entries written while the pass ran included).
+	// Deleted lists in the order chosen (dead segments went first).
+	rank := map[uint64]int{}
+	for i, id := range res.Chosen {
+		rank[id] = i
+	}
+	sort.Slice(res.Deleted, func(i, j int) bool { return rank[res.Deleted[i]] < rank[res.Deleted[j]] })
+	if len(res.Deleted) > 0 {
+		s.opts.Logf("engine: compaction deleted %d segments, copied %d bytes, reclaimed %d bytes", len(res.Deleted), res.BytesCopied, res.BytesReclaimed)
+	}
+	return res, nil
+}
+
+// dropVictims deletes the victims in set that nothing references any more.
+func (s *Store) dropVictims(ctx context.Context, victims []SegmentMetrics, set map[uint64]bool, res *CompactResult) error {
+	if len(set) == 0 {
+		return nil
+	}
+	// Confirm with a second scan that nothing references them (entries
+	// written while the pass ran included).
 	still, err := s.referencing(set)
 	if err != nil {
-		return res, err
+		return err
+	}
+	drop := map[uint64]bool{}
+	for id := range set {
+		drop[id] = true
 	}
 	for _, j := range still {
-		delete(set, j.old.seg)
+		delete(drop, j.old.seg)
+	}
+	if len(drop) == 0 {
+		return nil
 	}
 	// The relocations must be durable in the index before a segment whose
 	// blocks their records replaced disappears.
 	if err := s.idx.sync(); err != nil {
-		return res, err
+		return err
 	}
 	for _, v := range victims {
-		if !set[v.ID] {
+		if !drop[v.ID] {
 			continue
 		}
 		ok, err := s.dropSegment(ctx, v.ID)
 		if err != nil {
-			return res, err
+			return err
 		}
 		if ok {
 			res.Deleted = append(res.Deleted, v.ID)
 			res.BytesReclaimed += v.Size * int64(s.layout.Replicas)
 		}
 	}
-	if len(res.Deleted) > 0 {
-		s.opts.Logf("engine: compaction deleted %d segments, copied %d bytes, reclaimed %d bytes", len(res.Deleted), res.BytesCopied, res.BytesReclaimed)
+	return nil
+}
+
+// sealOpenGarbage seals the open segment when its garbage ratio is above
+// threshold, and waits for the sealer, so that the pass can reclaim it.
+func (s *Store) sealOpenGarbage(ctx context.Context, threshold float64) error {
+	s.appendMu.Lock()
+	a, done := s.active, s.activeDone
+	s.appendMu.Unlock()
+	if !done {
+		size := a.size.Load()
+		s.segMu.RLock()
+		live := s.live[a.id]
+		s.segMu.RUnlock()
+		if size <= segHeaderSize || float64(size-live) <= threshold*float64(size) {
+			return nil
+		}
+		var err error
+		if a, err = s.rotateActive(); err != nil || a == nil {
+			return err
+		}
 	}
-	return res, nil
+	for !a.sealed.Load() {
+		if err := s.failedErr(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // chooseVictims returns the sealed segments to compact, most garbage first.
@@ -263,7 +359,7 @@ func (s *Store) relocate(ctx context.Context, j relocJob, limiter *rateLimiter) 
 		if len(metas) == 0 {
 			return nil
 		}
-		r, seg, err := s.appendBlocks(frames, metas)
+		r, seg, err := s.appendBlocks(frames, metas, true)
 		if err != nil {
 			return err
 		}
@@ -398,7 +494,7 @@ func (s *Store) compactLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if _, err := s.Compact(ctx, CompactOptions{}); err != nil && !errors.Is(err, context.Canceled) {
+		if _, err := s.compactPass(ctx, CompactOptions{}, false); err != nil && !errors.Is(err, context.Canceled) {
 			s.opts.Logf("engine: background compaction: %v", err)
 		}
 	}

@@ -39,4 +39,9 @@
 // (index.go). Scrub and heal (heal.go) verify and rebuild shards, mirrors
 // and block indexes; compaction (compact.go) moves live runs out of
 // segments that are mostly garbage.
+//
+// Full drives (space.go): new object data is refused with ErrStorageFull
+// when it would eat into the free-space reserve, and ENOSPC from an append
+// abandons that append (the segment is cut back and sealed) instead of
+// failing the store; deletes and compaction go on in the reserve.
 package engine

@@ -54,6 +54,12 @@ var (
 	// store no longer knows what reached the disk and refuses further writes
 	// until it is reopened (reads go on).
 	ErrStoreFailed = errors.New("engine: store failed after an I/O error; reopen to recover")
+	// ErrStorageFull is returned by writes of new object data (Put, PutPart)
+	// that would leave a drive with less free space than
+	// Options.FreeSpaceReserve, or that ran into ENOSPC. The write is
+	// abandoned cleanly: the store stays writable for deletes, and new data
+	// is taken again once space is freed (deletes and a compaction).
+	ErrStorageFull = errors.New("engine: storage full")
 	// ErrIncompatibleLayout is returned by Open when the data was written
 	// with a different layout (format version, block size, drive set).
 	ErrIncompatibleLayout = errors.New("engine: incompatible on-disk layout")

@@ -55,7 +55,10 @@ type Options struct {
 	NoInline bool
 	// SegmentSize is the size at which the open segment is rotated.
 	// Default: 256 MiB. At least 1 MiB unless set by tests through
-	// testingSmallSegments.
+	// testingSmallSegments. On a drive smaller than 16 segments, segments
+	// are rotated at 1/16 of the smallest drive (at least 1 MiB), so that
+	// compaction can copy one segment's live data within the free-space
+	// reserve.
 	SegmentSize int64
 	// ChunkBlocks is how many blocks a writer buffers before appending them
 	// as one contiguous run. Default: 16 (1 MiB of 64 KiB blocks).
@@ -84,6 +87,13 @@ type Options struct {
 	// work. Default: 1 minute. Negative disables background compaction
 	// (Compact still works).
 	CompactionInterval time.Duration
+	// FreeSpaceReserve is the free space, in bytes, every drive keeps for
+	// deletes, index writes, sealing and compaction output: new object data
+	// is refused with ErrStorageFull when it would leave less (free space
+	// is the drive's statfs, through FS.GetDiskUsage). Default (0): 2% of
+	// the drive's size, at least 64 MiB and at most 2 GiB. Negative turns
+	// the reserve off (ENOSPC is still answered with ErrStorageFull).
+	FreeSpaceReserve int64
 	// Logf receives rare operational messages (recovery, sealing). Default:
 	// discard.
 	Logf func(format string, args ...any)

@@ -43,6 +43,13 @@ type Store struct {
 	dirty    map[*segment]struct{}
 	dirDirty []string // segment directories with new files to sync
 
+	// activeDone (under appendMu): an append to the active segment failed
+	// (a full drive); it is rotated already and the next append starts a
+	// new one.
+	activeDone bool
+	// space enforces the free-space reserve (space.go).
+	space spaceGuard
+
 	// stateMu orders writes of segment states (segmentKey): the committer
 	// reads live bytes and sealed/encoded flags, writes them and publishes
 	// new live bytes under it, and seal and encode read live bytes, write
@@ -296,7 +303,7 @@ func (s *Store) newSegment(id uint64) (*segment, error) {
 		p := s.fs.PathJoin(s.segDir(d), segmentName(id))
 		f, err := s.fs.Create(p, writeCategory)
 		if err != nil {
-			sg.close()
+			s.removeSegmentFiles(sg)
 			return nil, err
 		}
 		sg.files = append(sg.files, f)
@@ -304,7 +311,7 @@ func (s *Store) newSegment(id uint64) (*segment, error) {
 		s.dirDirty = append(s.dirDirty, s.segDir(d))
 	}
 	if err := sg.write(hdr); err != nil {
-		sg.close()
+		s.removeSegmentFiles(sg)
 		return nil, err
 	}
 	s.segMu.Lock()
@@ -314,16 +321,19 @@ func (s *Store) newSegment(id uint64) (*segment, error) {
 }
 
 // activeFor returns the segment the next n bytes go to, rotating when the
-// active one is full. Callers hold appendMu.
+// active one is full (or was given up after a failed append). Callers hold
+// appendMu.
 func (s *Store) activeFor(n int) (*segment, error) {
 	a := s.active
-	if size := a.size.Load(); size > segHeaderSize && size+int64(n) > s.opts.SegmentSize {
+	if size := a.size.Load(); s.activeDone || (size > segHeaderSize && size+int64(n) > s.segmentLimit()) {
 		sg, err := s.newSegment(a.id + 1)
 		if err != nil {
-			s.fail(err)
-			return nil, err
+			return nil, s.appendFailed(nil, err)
 		}
-		s.rotated = append(s.rotated, a)
+		if !s.activeDone {
+			s.rotated = append(s.rotated, a)
+		}
+		s.activeDone = false
 		s.active = sg
 		return sg, nil
 	}
@@ -331,13 +341,17 @@ func (s *Store) activeFor(n int) (*segment, error) {
 }
 
 // appendBlocks appends a run of block frames and returns where it landed.
-// metas hold offsets relative to frames.
+// metas hold offsets relative to frames. New object data must fit above the
+// free-space reserve; compaction's copies (relocation) may use most of it.
 // The segment is returned pinned: the caller unpins it once the record
 // naming the run is applied (or abandoned).
-func (s *Store) appendBlocks(frames []byte, metas []blockEntry) (run, *segment, error) {
+func (s *Store) appendBlocks(frames []byte, metas []blockEntry, relocation bool) (run, *segment, error) {
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
 	if err := s.writable(); err != nil {
+		return run{}, nil, err
+	}
+	if err := s.space.admit(s.opts, int64(len(frames)), relocation, true); err != nil {
 		return run{}, nil, err
 	}
 	sg, err := s.activeFor(len(frames))
@@ -346,8 +360,7 @@ func (s *Store) appendBlocks(frames []byte, metas []blockEntry) (run, *segment, 
 	}
 	base := sg.size.Load()
 	if err := sg.write(frames); err != nil {
-		s.fail(err)
-		return run{}, nil, err
+		return run{}, nil, s.appendFailed(sg, err)
 	}
 	sg.refs.Add(1)
 	sg.mu.Lock()
@@ -381,7 +394,7 @@ func (s *Store) submit(rec *record) (*pendingOp, error) {
 		return nil, err
 	}
 	if err := sg.write(buf); err != nil {
-		s.fail(err)
+		err = s.appendFailed(sg, err)
 		s.appendMu.Unlock()
 		return nil, err
 	}
@@ -482,20 +495,28 @@ func (s *Store) sealer(ctx context.Context) {
 			return
 		case sg = <-s.sealQ:
 		}
+		// Held until the page drop below: compaction may take the segment
+		// as soon as it is sealed, and waits for its holders to let go.
+		sg.refs.Add(1)
 		if !sg.sealed.Load() {
 			if err := s.seal(sg, sg.size.Load()); err != nil {
 				s.fail(err)
+				sg.refs.Add(-1)
 				continue
 			}
 		}
 		if s.erasureCoded() && !sg.encoded() && !sg.deleting.Load() {
-			if err := s.encode(ctx, sg); err != nil {
+			if err := s.encodeRoom(sg); err != nil {
+				sg.encodeFailed.Store(true)
+				s.opts.Logf("engine: not encoding segment %016x: %v (it stays mirrored)", sg.id, err)
+			} else if err := s.encode(ctx, sg); err != nil {
 				sg.encodeFailed.Store(ctx.Err() == nil)
 				s.opts.Logf("engine: encoding segment %016x: %v (it stays mirrored)", sg.id, err)
 			}
 		}
 		// Sealed (and synced): no more appends and no page to keep.
 		sg.dropCache(sg.size.Load(), 0)
+		sg.refs.Add(-1)
 	}
 }
 
@@ -524,23 +545,30 @@ func (s *Store) WaitSealed() {
 }
 
 // rotateActive starts a new active segment if the current one holds data,
-// so that what it holds gets sealed (and erasure-coded) now.
-func (s *Store) rotateActive() error {
+// so that what it holds gets sealed (and erasure-coded) now. It returns the
+// segment on its way to sealing (nil if none), and leaves everything as it
+// was when no new segment fits.
+func (s *Store) rotateActive() (*segment, error) {
 	s.appendMu.Lock()
 	if err := s.writable(); err != nil {
 		s.appendMu.Unlock()
-		return err
+		return nil, err
 	}
 	a := s.active
+	if s.activeDone {
+		// Rotated already, after a failed append.
+		s.appendMu.Unlock()
+		return a, nil
+	}
 	if a.size.Load() <= segHeaderSize {
 		s.appendMu.Unlock()
-		return nil
+		return nil, nil
 	}
 	sg, err := s.newSegment(a.id + 1)
 	if err != nil {
+		err = s.appendFailed(nil, err)
 		s.appendMu.Unlock()
-		s.fail(err)
-		return err
+		return nil, err
 	}
 	s.rotated = append(s.rotated, a)
 	s.active = sg
@@ -549,12 +577,17 @@ func (s *Store) rotateActive() error {
 	case s.kick <- struct{}{}:
 	default:
 	}
-	return nil
+	return a, nil
 }
 
+// activeSegment returns the segment taking appends (nil when it was given
+// up after a failed append and the next append starts a new one).
 func (s *Store) activeSegment() *segment {
 	s.appendMu.Lock()
 	defer s.appendMu.Unlock()
+	if s.activeDone {
+		return nil
+	}
 	return s.active
 }
 

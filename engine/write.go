@@ -91,7 +91,7 @@ func (s *Store) flushChunk(w *chunkWriter, rec *record) error {
 	if len(w.metas) == 0 {
 		return nil
 	}
-	r, sg, err := s.appendBlocks(w.frames, w.metas)
+	r, sg, err := s.appendBlocks(w.frames, w.metas, false)
 	w.frames, w.metas, w.crcs = w.frames[:0], w.metas[:0], w.crcs[:0]
 	if err != nil {
 		return err
@@ -234,6 +234,9 @@ func (s *Store) Put(bucket, key string, size int64, body io.Reader, o PutOptions
 	// Fail fast before taking the body; the authoritative checks run when
 	// the record is applied.
 	if err := s.precheck(bucket, key, o.Condition); err != nil {
+		return ObjectInfo{}, err
+	}
+	if err := s.roomFor(size); err != nil {
 		return ObjectInfo{}, err
 	}
 	rec := &record{op: opPut, bucket: bucket, key: key, ctype: o.ContentType, meta: o.UserMeta, sums: o.Checksums, cond: o.Condition}
@@ -383,6 +386,9 @@ func (s *Store) PutPart(bucket, key, uploadID string, n int, size int64, body io
 		return PartInfo{}, err
 	}
 	if _, err := s.upload(bucket, key, uploadID); err != nil {
+		return PartInfo{}, err
+	}
+	if err := s.roomFor(size); err != nil {
 		return PartInfo{}, err
 	}
 	rec := &record{op: opPutPart, bucket: bucket, key: key, uploadID: uploadID, part: n, sums: o.Checksums}

@@ -53,6 +53,7 @@ var (
 	errRequestTimeout             = &apiError{"RequestTimeout", "Your socket connection to the server was not read from or written to within the timeout period.", 400}
 	errInvalidObjectName          = &apiError{"XMinioInvalidObjectName", "Object name contains unsupported characters.", 400}
 	errServiceUnavailable         = &apiError{"ServiceUnavailable", "The server is shutting down or cannot write.", 503}
+	errStorageFull                = &apiError{"XMinioStorageFull", "The storage is full: there is no room for new object data above the free-space reserve. Delete objects to free space.", 507}
 	errConditionalRequestConflict = &apiError{"ConditionalRequestConflict", "A conflicting conditional operation is in progress.", 409}
 )
 
@@ -110,6 +111,8 @@ func toAPIError(err error) *apiError {
 		return withMessage(errInvalidArgument, "Part number must be an integer between 1 and 10000, inclusive.")
 	case errors.Is(err, engine.ErrInvalidSize):
 		return withMessage(errInvalidArgument, "Invalid size.")
+	case errors.Is(err, engine.ErrStorageFull):
+		return errStorageFull
 	case errors.Is(err, engine.ErrStoreFailed), errors.Is(err, engine.ErrClosed):
 		return errServiceUnavailable
 	case errors.Is(err, os.ErrDeadlineExceeded): // a body stalled (conn)

@@ -178,7 +178,9 @@ type zapPrintf struct{ l *zap.SugaredLogger }
 
 func (z zapPrintf) Printf(format string, args ...any) { z.l.Debugf(format, args...) }
 
-func (s *Server) ready() bool { return !s.draining.Load() }
+// ready: not draining, and the store takes writes (a failed store serves
+// reads only until it is reopened).
+func (s *Server) ready() bool { return !s.draining.Load() && s.store.Failed() == nil }
 
 // Serve serves connections from ln until Shutdown. The first call also
 // starts the drive error watcher.

@@ -40,6 +40,7 @@ type config struct {
 	tlsKey       string
 	parity       int
 	segSize      string
+	reserve      string // --free-space-reserve
 	compactEvery time.Duration
 	region       string
 	domain       string
@@ -91,6 +92,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.tlsCert, "tls-cert", os.Getenv("LSMD_TLS_CERT"), "TLS certificate file; serves HTTPS with --tls-key (env LSMD_TLS_CERT)")
 	fs.StringVar(&c.tlsKey, "tls-key", os.Getenv("LSMD_TLS_KEY"), "TLS private key file (env LSMD_TLS_KEY)")
 	fs.StringVar(&c.segSize, "segment-size", envOr("LSMD_SEGMENT_SIZE", "256MiB"), "size at which a segment is sealed and erasure-coded, 1MiB to 4GiB (env LSMD_SEGMENT_SIZE)")
+	fs.StringVar(&c.reserve, "free-space-reserve", envOr("LSMD_FREE_SPACE_RESERVE", "auto"), reserveUsage)
 	fs.DurationVar(&c.compactEvery, "compaction-interval", time.Minute, "how often background compaction looks for segments to reclaim; 0 turns it off (lsmctl compact still works)")
 	fs.StringVar(&c.pprofAddr, "pprof", os.Getenv("LSMD_PPROF"), "serve Go's pprof profiles on this loopback address, e.g. 127.0.0.1:6060 (env LSMD_PPROF)")
 	fs.IntVar(&c.parity, "parity", 0, "drive losses to survive (default by drive count: 1 drive 0, 2-3 drives 1, 4-11 drives 2, 12+ drives 4)")
@@ -192,6 +194,10 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--segment-size: %w", err)
 	}
+	reserve, err := parseReserve(c.reserve)
+	if err != nil {
+		return err
+	}
 	compactEvery := c.compactEvery
 	if compactEvery <= 0 {
 		compactEvery = -1 // the engine's "off"
@@ -206,7 +212,7 @@ func run(args []string) error {
 		return fmt.Errorf("--put-buffer %q: want a multiple of 64KiB", c.putBuffer)
 	}
 	store, err := engine.Open(engine.Options{Dirs: c.dirs, Parity: c.parity, CacheSize: cacheSize, SegmentSize: int64(segSize),
-		CompactionInterval: compactEvery, Logf: sugar.Infof, ChunkBlocks: int(putBuffer / engine.DefaultBlockSize)})
+		FreeSpaceReserve: reserve, CompactionInterval: compactEvery, Logf: sugar.Infof, ChunkBlocks: int(putBuffer / engine.DefaultBlockSize)})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// openIndexCopy opens one index copy and checks it whole: its write
+// sequence number reads back and every table of every level reads with
+// valid checksums in key order (Pebble's CheckLevels). A copy that fails
+// is not used: its drive counts as failed until Heal re-creates the copy.
+// Pebble reports some corruption by panicking; that too is a failure.
+func openIndexCopy(dir string, popts *pebble.Options) (db *pebble.DB, seq uint64, err error) {
+	o := *popts
+	o.ErrorIfNotExists = true
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: index copy %s: %v", ErrCorrupt, dir, r)
+			if db != nil {
+				closeQuietly(db)
+				db = nil
+			}
+		}
+	}()
+	db, err = pebble.Open(dir, &o)
+	if err != nil {
+		return nil, 0, err
+	}
+	if seq, err = readSeq(db); err == nil {
+		err = db.CheckLevels(nil)
+	}
+	if err != nil {
+		closeQuietly(db)
+		return nil, 0, err
+	}
+	return db, seq, nil
+}
+
+// closeQuietly closes a copy found damaged; Pebble may panic closing it.
+func closeQuietly(db *pebble.DB) {
+	defer func() { recover() }()
+	db.Close()
+}
+
+// indexAbsent reports whether an index copy failed to open because it was
+// never there (a new drive), not because it is damaged.
+func indexAbsent(err error) bool {
+	return errors.Is(err, pebble.ErrDBDoesNotExist) || isNotExist(err)
+}
+
+// addCopy re-creates the index copy in dir from the primary and adds it to
+// the set. Writes wait meanwhile (the copy takes as long as copying the
+// index), so the new copy starts at the same sequence number as the others.
+func (x *indexSet) addCopy(s *Store, dir string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, d := range x.dirs {
+		if d == dir {
+			return nil
+		}
+	}
+	return x.rebuild(s.fs, []string{dir})
+}
+
+// copies returns how many index copies are in use.
+func (x *indexSet) copies() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return len(x.dbs)
+}
+
+// indexEvents is the index copies' event listener: Pebble's default for
+// corruption it finds is to kill the process; here the damaged copy's drive
+// is noted (Open's check then fails it) and the error goes back to the
+// caller.
+func (s *Store) indexEvents() *pebble.EventListener {
+	return &pebble.EventListener{
+		DataCorruption: func(info pebble.DataCorruptionInfo) {
+			s.opts.Logf("engine: index corruption in %s: %v", info.Path, info.Details)
+			for _, d := range s.opts.Dirs[:s.layout.Replicas] {
+				if strings.HasPrefix(info.Path, s.fs.PathJoin(d, indexDirName)+"/") {
+					s.drives.noteDamage(d, "index copy: corrupt file "+s.fs.PathBase(info.Path))
+				}
+			}
+		},
+	}
+}

@@ -216,3 +216,7 @@ func (d *driveFaults) budget(parity int) error {
 
 // driveFailed reports whether drive path is out of service.
 func (s *Store) driveFailed(path string) bool { return s.drives.isFailed(path) }
+
+// DriveFaults returns the drives out of service or holding damage Heal will
+// repair, in set order; nil when every drive is sound. It does no I/O.
+func (s *Store) DriveFaults() []DriveFault { return s.drives.faults() }

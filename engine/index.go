@@ -60,12 +60,32 @@ func readSeq(db *pebble.DB) (uint64, error) {
 func (s *Store) openIndex(popts *pebble.Options) (*indexSet, []string, error) {
 	var found []indexCopy
 	var absent []string
+	// Checking a copy reads all of it: check them side by side.
+	type opened struct {
+		db  *pebble.DB
+		seq uint64
+		err error
+	}
+	res := make([]opened, s.layout.Replicas)
+	var wg sync.WaitGroup
+	for i, d := range s.opts.Dirs[:s.layout.Replicas] {
+		if s.drives.failedAt(i) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &res[i]
+			r.db, r.seq, r.err = openIndexCopy(s.fs, s.fs.PathJoin(d, indexDirName), popts)
+		}()
+	}
+	wg.Wait()
 	for i, d := range s.opts.Dirs[:s.layout.Replicas] {
 		if s.drives.failedAt(i) {
 			continue
 		}
 		dir := s.fs.PathJoin(d, indexDirName)
-		db, seq, err := openIndexCopy(dir, popts)
+		db, seq, err := res[i].db, res[i].seq, res[i].err
 		if err != nil && indexAbsent(err) {
 			if _, serr := s.fs.Stat(dir); serr == nil {
 				s.opts.Logf("engine: index copy %s is empty: rebuilding it", dir)

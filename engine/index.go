@@ -86,7 +86,7 @@ func (s *Store) openIndex(popts *pebble.Options) (*indexSet, []string, error) {
 		}
 		dir := s.fs.PathJoin(d, indexDirName)
 		db, seq, err := res[i].db, res[i].seq, res[i].err
-		if err != nil && indexAbsent(err) {
+		if errors.Is(err, errIndexAbsent) {
 			if _, serr := s.fs.Stat(dir); serr == nil {
 				s.opts.Logf("engine: index copy %s is empty: rebuilding it", dir)
 			}

@@ -30,6 +30,9 @@ func openIndexCopy(fs vfs.FS, dir string, popts *pebble.Options) (db *pebble.DB,
 	}()
 	db, err = pebble.Open(dir, &o)
 	if err != nil {
+		if indexAbsent(err) {
+			err = errIndexAbsent
+		}
 		return nil, 0, err
 	}
 	if seq, err = readSeq(db); err == nil {
@@ -45,20 +48,36 @@ func openIndexCopy(fs vfs.FS, dir string, popts *pebble.Options) (db *pebble.DB,
 // checkTables verifies the checksum of every block of every table of db
 // (which lives in dir). Reading the blocks without decoding their keys costs
 // about a read of the index from disk.
+//
+// Pebble may compact meanwhile: a table gone since it was listed was
+// rewritten into new ones (a compaction verifies what it reads), so the
+// tables are listed again until every one listed has been checked.
 func checkTables(fs vfs.FS, dir string, db *pebble.DB) error {
-	levels, err := db.SSTables()
-	if err != nil {
-		return err
-	}
-	for _, level := range levels {
-		for _, t := range level {
-			name := fmt.Sprintf("%06d.sst", uint64(t.BackingSSTNum))
-			if err := checkTable(fs, fs.PathJoin(dir, name)); err != nil {
-				return fmt.Errorf("table %s: %w", name, err)
+	checked := map[uint64]bool{}
+	for round := 0; ; round++ {
+		levels, err := db.SSTables()
+		if err != nil {
+			return err
+		}
+		fresh := 0
+		for _, level := range levels {
+			for _, t := range level {
+				num := uint64(t.BackingSSTNum)
+				if checked[num] {
+					continue
+				}
+				fresh++
+				checked[num] = true
+				name := fmt.Sprintf("%06d.sst", num)
+				if err := checkTable(fs, fs.PathJoin(dir, name)); err != nil && !isNotExist(err) {
+					return fmt.Errorf("table %s: %w", name, err)
+				}
 			}
 		}
+		if fresh == 0 || round == 10 {
+			return nil
+		}
 	}
-	return nil
 }
 
 func checkTable(fs vfs.FS, path string) error {
@@ -89,8 +108,12 @@ func closeQuietly(db *pebble.DB) {
 	db.Close()
 }
 
-// indexAbsent reports whether an index copy failed to open because it was
-// never there (a new drive), not because it is damaged.
+// errIndexAbsent is returned by openIndexCopy for a copy that is not
+// there (a new drive), as opposed to one that is damaged.
+var errIndexAbsent = errors.New("engine: no index copy")
+
+// indexAbsent reports whether Pebble failed to open a copy because it is
+// not there.
 func indexAbsent(err error) bool {
 	return errors.Is(err, pebble.ErrDBDoesNotExist) || isNotExist(err)
 }

@@ -213,7 +213,9 @@ func TestDamagedDrivesAtStart(t *testing.T) {
 
 	// After a restart every drive is healthy and nothing is degraded.
 	srv.stop(t)
+	start = time.Now()
 	srv.start(t, append(flags, drives[:5]...)...)
+	t.Logf("restart after heal: healthy after %v", time.Since(start).Round(time.Millisecond))
 	c, ep = minioClient(t, srv), []string{"--endpoint", srv.Endpoint}
 	if n := readBack(t, c, sizes); n != len(sizes) {
 		t.Fatalf("after heal and restart: %d of %d objects intact", n, len(sizes))

@@ -166,6 +166,9 @@ func Open(opts Options) (*Store, error) {
 		Logger:        quietLogger{o.Logf},
 		EventListener: s.indexEvents(),
 	}
+	// Once, here: the copies are opened side by side, and Pebble fills the
+	// defaults of the event listener they share in place.
+	popts.EnsureDefaults()
 	var stale []string
 	if s.idx, stale, err = s.openIndex(popts); err != nil {
 		return nil, err

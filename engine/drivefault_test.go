@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -198,6 +199,13 @@ func TestDamagedDrivesAtOpen(t *testing.T) {
 				t.Fatalf("scrub after heal: %v %v", sc.Problems, err)
 			}
 			s.Close()
+			// The healed drives carry their share: with two other drives
+			// lost, every object still reads.
+			replaceDrive(t, fs, o.Dirs[4])
+			replaceDrive(t, fs, o.Dirs[5])
+			s = openMem(t, fs, o)
+			readAll(t, s, want)
+			s.Close()
 
 			if !dmg.atOpen || dmg.maybeStale {
 				return
@@ -252,6 +260,38 @@ func TestFailedDriveWithNewDrive(t *testing.T) {
 	} else if !errors.Is(err, ErrTooManyDrivesFailed) || !strings.Contains(err.Error(), "drive d4:") {
 		t.Fatalf("open: %v", err)
 	}
+}
+
+// TestFailedDriveMirrored: with 1+1 drives (sealed segments stay
+// mirrored) a failed drive is brought back by Heal with every mirror,
+// the active segment's included, so that it then serves alone.
+func TestFailedDriveMirrored(t *testing.T) {
+	fs := vfs.NewMem()
+	o := ecOpts(2)
+	want := ecFill(t, fs, o, 31)
+	rewrite(t, fs, o.Dirs[1]+"/"+layoutFile, []byte("{}\ncrc32c 00000000\n"))
+	s := openMem(t, fs, o)
+	readAll(t, s, want)
+	if f := s.Metrics().DriveFaults; len(f) != 1 || f[0].Path != o.Dirs[1] || f[0].State != DriveFailed {
+		t.Fatalf("faults: %+v", f)
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	for i := 0; i < 3; i++ {
+		k := fmt.Sprintf("while-failed/%d", i)
+		want[k] = randomBytes(r, 50<<10)
+		mustPut(t, s, "bkt", k, want[k])
+	}
+	if _, err := s.Heal(context.Background(), MaintenanceOptions{Rate: -1}); err != nil {
+		t.Fatal(err)
+	}
+	k := "after-heal"
+	want[k] = randomBytes(r, 50<<10)
+	mustPut(t, s, "bkt", k, want[k])
+	s.Close()
+	replaceDrive(t, fs, o.Dirs[0])
+	s = openMem(t, fs, o)
+	defer s.Close()
+	readAll(t, s, want)
 }
 
 func withFS(o Options, fs vfs.FS) Options {

@@ -36,8 +36,11 @@
 // Drives: an open segment is mirrored to parity+1 drives and, once sealed,
 // erasure-coded into data and parity shard files, one per drive (ec.go);
 // the index is kept as identical copies on the same parity+1 drives
-// (index.go). Scrub and heal (heal.go) verify and rebuild shards, mirrors
-// and block indexes; compaction (compact.go) moves live runs out of
+// (index.go). A drive whose layout marker or index copy is unreadable or
+// corrupt at Open is failed and left alone, up to parity drives
+// (drivefault.go); Scrub and heal (heal.go) verify and rebuild shards,
+// mirrors and block indexes, and heal brings failed drives back
+// (reinstate.go); compaction (compact.go) moves live runs out of
 // segments that are mostly garbage.
 //
 // Full drives (space.go): new object data is refused with ErrStorageFull

@@ -126,6 +126,9 @@ func (s *Store) openShards(id uint64, size int64) (*ecSet, error) {
 	e := &ecSet{k: k, m: m, b: b, size: size, rows: shardRows(size, k, b), enc: enc,
 		files: make([]vfs.File, k+m), crcs: make([][]uint32, k+m)}
 	for i := 0; i < k+m; i++ {
+		if s.driveFailed(s.shardDrive(id, i)) {
+			continue // Heal attaches or rebuilds it
+		}
 		f, crcs, err := s.openShard(id, i, e)
 		if err != nil {
 			s.opts.Logf("engine: shard %d of segment %016x: %v", i, id, err)
@@ -340,8 +343,16 @@ func (s *Store) reconstructVerified(ec *ecSet, want int, off int64, out []byte) 
 	return reads, nil
 }
 
-// queueHeal records a shard found damaged.
+// queueHeal records a shard found damaged (one on a failed drive is
+// already known).
 func (s *Store) queueHeal(id uint64, shard int) {
+	if shard >= 0 {
+		d := s.shardDrive(id, shard)
+		if s.driveFailed(d) {
+			return
+		}
+		s.drives.noteDamage(d, fmt.Sprintf("segment %016x: shard %d", id, shard))
+	}
 	s.counters.driveErrors.Add(1)
 	s.healMu.Lock()
 	defer s.healMu.Unlock()
@@ -402,6 +413,9 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 		}
 	}
 	for i := range files {
+		if s.driveFailed(s.shardDrive(sg.id, i)) {
+			continue // Heal writes it
+		}
 		f, err := s.fs.Create(s.shardPath(sg.id, i)+".tmp", writeCategory)
 		if err != nil {
 			closeAll()
@@ -438,6 +452,9 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 			return err
 		}
 		for i, f := range files {
+			if f == nil {
+				continue
+			}
 			crcs[i] = append(crcs[i], crc32c(shards[i])) // before Write, which may modify
 			if _, err := f.Write(shards[i]); err != nil {
 				closeAll()
@@ -449,6 +466,9 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 		}
 	}
 	for i, f := range files {
+		if f == nil {
+			continue
+		}
 		if _, err := f.Write(shardTrailer(size, crcs[i])); err != nil {
 			closeAll()
 			return err
@@ -460,7 +480,10 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 	}
 	closeAll()
 	dirs := map[string]bool{}
-	for i := range files {
+	for i, f := range files {
+		if f == nil {
+			continue
+		}
 		p := s.shardPath(sg.id, i)
 		if err := s.fs.Rename(p+".tmp", p); err != nil {
 			return err

@@ -63,6 +63,10 @@ var (
 	// ErrIncompatibleLayout is returned by Open when the data was written
 	// with a different layout (format version, block size, drive set).
 	ErrIncompatibleLayout = errors.New("engine: incompatible on-disk layout")
+	// ErrTooManyDrivesFailed is returned by Open when more drives are
+	// failed (layout marker or index copy unreadable or corrupt) or new
+	// than parity covers; the message names each with its reason.
+	ErrTooManyDrivesFailed = errors.New("engine: more drives failed than parity covers")
 	// ErrNoSuchConfig is returned when a bucket has no configuration
 	// document of that name.
 	ErrNoSuchConfig = errors.New("engine: no such bucket configuration")

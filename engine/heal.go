@@ -36,6 +36,9 @@ type Problem struct {
 }
 
 func (p Problem) String() string {
+	if p.Shard == driveShard {
+		return fmt.Sprintf("drive %s: %s", p.Drive, p.What)
+	}
 	return fmt.Sprintf("segment %016x shard %d on %s: %s", p.Segment, p.Shard, p.Drive, p.What)
 }
 
@@ -155,6 +158,9 @@ func (s *Store) Scrub(ctx context.Context, o MaintenanceOptions) (ScrubResult, e
 		res.Problems = append(res.Problems, probs...)
 		for _, pr := range probs {
 			s.queueHeal(pr.Segment, pr.Shard)
+			if pr.Shard == bixShard {
+				s.drives.noteDamage(pr.Drive, fmt.Sprintf("segment %016x: %s", pr.Segment, pr.What))
+			}
 		}
 		if err != nil {
 			return res, err
@@ -164,12 +170,18 @@ func (s *Store) Scrub(ctx context.Context, o MaintenanceOptions) (ScrubResult, e
 	return res, nil
 }
 
-// Heal verifies every sealed segment like Scrub and rebuilds each missing or
-// damaged shard (or mirror) from the healthy ones, onto the drive where it
-// belongs (a replaced drive included).
+// Heal puts the drives that failed at Open back in service (rewriting their
+// layout marker and index copy), then verifies every sealed segment like
+// Scrub and rebuilds each missing or damaged shard, mirror or block index
+// from the healthy ones, onto the drive where it belongs (a replaced drive
+// included).
 func (s *Store) Heal(ctx context.Context, o MaintenanceOptions) (HealResult, error) {
 	var res HealResult
 	if err := s.writable(); err != nil {
+		return res, err
+	}
+	mark := s.drives.markDamage()
+	if err := s.reinstateDrives(ctx, &res); err != nil {
 		return res, err
 	}
 	lim := o.limiter()
@@ -185,6 +197,8 @@ func (s *Store) Heal(ctx context.Context, o MaintenanceOptions) (HealResult, err
 			return res, err
 		}
 	}
+	// What was noted before the heal started is repaired now.
+	s.drives.clearDamage(mark)
 	return res, nil
 }
 

@@ -60,26 +60,51 @@ func readSeq(db *pebble.DB) (uint64, error) {
 func (s *Store) openIndex(popts *pebble.Options) (*indexSet, []string, error) {
 	var found []indexCopy
 	var absent []string
-	for _, d := range s.opts.Dirs[:s.layout.Replicas] {
+	// Checking a copy reads all of it: check them side by side.
+	type opened struct {
+		db  *pebble.DB
+		seq uint64
+		err error
+	}
+	res := make([]opened, s.layout.Replicas)
+	var wg sync.WaitGroup
+	for i, d := range s.opts.Dirs[:s.layout.Replicas] {
+		if s.drives.failedAt(i) {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &res[i]
+			r.db, r.seq, r.err = openIndexCopy(s.fs, s.fs.PathJoin(d, indexDirName), popts)
+		}()
+	}
+	wg.Wait()
+	for i, d := range s.opts.Dirs[:s.layout.Replicas] {
+		if s.drives.failedAt(i) {
+			continue
+		}
 		dir := s.fs.PathJoin(d, indexDirName)
-		o := *popts
-		o.ErrorIfNotExists = true
-		db, err := pebble.Open(dir, &o)
-		if err != nil {
+		db, seq, err := res[i].db, res[i].seq, res[i].err
+		if errors.Is(err, errIndexAbsent) {
 			if _, serr := s.fs.Stat(dir); serr == nil {
-				s.opts.Logf("engine: index copy %s does not open (%v): rebuilding it", dir, err)
+				s.opts.Logf("engine: index copy %s is empty: rebuilding it", dir)
 			}
 			absent = append(absent, dir)
 			continue
 		}
-		seq, err := readSeq(db)
 		if err != nil {
-			s.opts.Logf("engine: index copy %s: %v: rebuilding it", dir, err)
-			db.Close()
-			absent = append(absent, dir)
+			s.opts.Logf("engine: index copy %s is damaged: %v", dir, err)
+			s.drives.fail(i, "index copy: "+err.Error())
 			continue
 		}
 		found = append(found, indexCopy{dir: dir, db: db, seq: seq})
+	}
+	if err := s.drives.budget(s.layout.parityShards()); err != nil {
+		for _, c := range found {
+			c.db.Close()
+		}
+		return nil, nil, err
 	}
 	if len(found) == 0 {
 		exist, err := s.anySegmentFiles()
@@ -208,7 +233,10 @@ func (x *indexSet) del(k []byte, opts *pebble.WriteOptions) error {
 }
 
 func (x *indexSet) one(opts *pebble.WriteOptions, op func(*pebble.Batch) error) error {
-	b := x.dbs[0].NewBatch()
+	x.mu.Lock()
+	primary := x.dbs[0]
+	x.mu.Unlock()
+	b := primary.NewBatch()
 	defer b.Close()
 	if err := op(b); err != nil {
 		return err

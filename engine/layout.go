@@ -83,8 +83,11 @@ func readLayout(fs vfs.FS, dir string) (layout, bool, error) {
 }
 
 // loadLayout reads the layout of every drive, writes it on a new store, and
-// checks that the drives form one set opened with compatible options.
-func loadLayout(o Options) (layout, error) {
+// checks that the drives form one set opened with compatible options. A
+// drive whose layout marker is unreadable or corrupt is failed, one with
+// none is new (replaced); more of them than parity is refused. New drives
+// get their marker from writeFreshLayouts once Open has checked the rest.
+func loadLayout(o Options) (layout, *driveFaults, error) {
 	fs := o.FS
 	replicas := replicasFor(len(o.Dirs))
 	if o.Parity > 0 {
@@ -93,79 +96,90 @@ func loadLayout(o Options) (layout, error) {
 		replicas = 1
 	}
 	want := layout{Format: formatVersion, BlockSize: o.BlockSize, Drives: len(o.Dirs), Replicas: replicas, ShardBlock: o.ShardBlockSize}
+	df := newDriveFaults(o.Dirs)
 	var found []layout
-	for _, d := range o.Dirs {
+	var at []int // at[j]: the drive found[j] was read from
+	for i, d := range o.Dirs {
 		if err := mkdirAllSynced(fs, d); err != nil {
-			return layout{}, err
+			df.fail(i, "drive directory: "+err.Error())
+			continue
 		}
 		l, ok, err := readLayout(fs, d)
-		if err != nil {
-			return layout{}, fmt.Errorf("drive %s: %w", d, err)
-		}
-		if ok {
-			found = append(found, l)
+		switch {
+		case err != nil:
+			df.fail(i, "layout marker: "+err.Error())
+		case !ok:
+			df.fresh[i] = true
+		default:
+			found, at = append(found, l), append(at, i)
 		}
 	}
-	if len(found) == 0 {
+	if len(found) == 0 && len(df.failedDrives()) == 0 {
 		id := make([]byte, 8)
 		if _, err := rand.Read(id); err != nil {
-			return layout{}, err
+			return layout{}, nil, err
 		}
 		want.SetID = hex.EncodeToString(id)
 		for i, d := range o.Dirs {
 			l := want
 			l.Drive = i
 			if err := writeFileSync(fs, fs.PathJoin(d, layoutFile), encodeLayout(l)); err != nil {
-				return layout{}, err
+				return layout{}, nil, err
 			}
+			df.fresh[i] = false
 		}
-		return want, nil
+		return want, df, nil
 	}
-	if len(found) != len(o.Dirs) {
-		// Replaced drives: accept them when the rest agree and at most
-		// parity drives are new; Heal rebuilds their shards.
-		ref := found[0]
-		if len(o.Dirs)-len(found) > ref.Replicas-1 || ref.Drives != len(o.Dirs) {
-			return layout{}, fmt.Errorf("%w: %d of %d drives carry a layout; at most %d may be replaced", ErrIncompatibleLayout, len(found), len(o.Dirs), ref.Replicas-1)
-		}
-		found = found[:0]
-		for i, d := range o.Dirs {
-			l, ok, err := readLayout(fs, d)
-			if err != nil {
-				return layout{}, fmt.Errorf("drive %s: %w", d, err)
-			}
-			if !ok {
-				l = ref
-				l.Drive = i
-				if err := writeFileSync(fs, fs.PathJoin(d, layoutFile), encodeLayout(l)); err != nil {
-					return layout{}, err
-				}
-				o.Logf("engine: drive %s is new to set %s: run heal to rebuild its data", d, ref.SetID)
-			}
-			found = append(found, l)
-		}
+	if len(found) == 0 {
+		return layout{}, nil, df.budget(want.Replicas - 1)
 	}
-	for i, l := range found {
+	for j, l := range found {
+		d, i := o.Dirs[at[j]], at[j]
 		switch {
 		case l.Format != formatVersion:
-			return layout{}, fmt.Errorf("%w: drive %s has format %d, this build reads %d", ErrIncompatibleLayout, o.Dirs[i], l.Format, formatVersion)
+			return layout{}, nil, fmt.Errorf("%w: drive %s has format %d, this build reads %d", ErrIncompatibleLayout, d, l.Format, formatVersion)
 		case l.BlockSize != o.BlockSize:
-			return layout{}, fmt.Errorf("%w: drive %s was written with block size %d, not %d", ErrIncompatibleLayout, o.Dirs[i], l.BlockSize, o.BlockSize)
+			return layout{}, nil, fmt.Errorf("%w: drive %s was written with block size %d, not %d", ErrIncompatibleLayout, d, l.BlockSize, o.BlockSize)
 		case l.ShardBlock != o.ShardBlockSize:
-			return layout{}, fmt.Errorf("%w: drive %s was written with shard-block size %d, not %d", ErrIncompatibleLayout, o.Dirs[i], l.ShardBlock, o.ShardBlockSize)
+			return layout{}, nil, fmt.Errorf("%w: drive %s was written with shard-block size %d, not %d", ErrIncompatibleLayout, d, l.ShardBlock, o.ShardBlockSize)
 		case l.Drives != len(o.Dirs):
-			return layout{}, fmt.Errorf("%w: drive %s belongs to a set of %d drives, opened with %d", ErrIncompatibleLayout, o.Dirs[i], l.Drives, len(o.Dirs))
+			return layout{}, nil, fmt.Errorf("%w: drive %s belongs to a set of %d drives, opened with %d", ErrIncompatibleLayout, d, l.Drives, len(o.Dirs))
 		case o.Parity != 0 && l.Replicas != want.Replicas:
-			return layout{}, fmt.Errorf("%w: the drives were set up with parity %d, opened with parity %d", ErrIncompatibleLayout, l.Replicas-1, want.Replicas-1)
+			return layout{}, nil, fmt.Errorf("%w: the drives were set up with parity %d, opened with parity %d", ErrIncompatibleLayout, l.Replicas-1, want.Replicas-1)
 		case l.SetID != found[0].SetID:
-			return layout{}, fmt.Errorf("%w: drive %s belongs to set %s, drive %s to set %s", ErrIncompatibleLayout, o.Dirs[i], l.SetID, o.Dirs[0], found[0].SetID)
+			return layout{}, nil, fmt.Errorf("%w: drive %s belongs to set %s, drive %s to set %s", ErrIncompatibleLayout, d, l.SetID, o.Dirs[at[0]], found[0].SetID)
+		case l.Replicas != found[0].Replicas:
+			return layout{}, nil, fmt.Errorf("%w: drive %s was set up with parity %d, drive %s with parity %d", ErrIncompatibleLayout, d, l.Replicas-1, o.Dirs[at[0]], found[0].Replicas-1)
 		case l.Drive != i:
-			return layout{}, fmt.Errorf("%w: drive %s is drive %d of its set, given as drive %d", ErrIncompatibleLayout, o.Dirs[i], l.Drive, i)
+			return layout{}, nil, fmt.Errorf("%w: drive %s is drive %d of its set, given as drive %d", ErrIncompatibleLayout, d, l.Drive, i)
 		}
 	}
 	// Parity left at its default takes what the drives recorded.
 	want.SetID, want.Replicas = found[0].SetID, found[0].Replicas
-	return want, nil
+	if err := df.budget(want.Replicas - 1); err != nil {
+		return layout{}, nil, err
+	}
+	return want, df, nil
+}
+
+// writeFreshLayouts gives each new (replaced) drive the set's layout
+// marker; Heal rebuilds its data.
+func (s *Store) writeFreshLayouts() error {
+	for i, d := range s.opts.Dirs {
+		s.drives.mu.RLock()
+		fresh := s.drives.fresh[i]
+		s.drives.mu.RUnlock()
+		if !fresh {
+			continue
+		}
+		l := s.layout
+		l.Drive = i
+		if err := writeFileSync(s.fs, s.fs.PathJoin(d, layoutFile), encodeLayout(l)); err != nil {
+			return fmt.Errorf("drive %s: write layout marker: %w", d, err)
+		}
+		s.opts.Logf("engine: drive %s is new to set %s: run heal to rebuild its data", d, l.SetID)
+	}
+	return nil
 }
 
 func isNotExist(err error) bool { return errors.Is(err, os.ErrNotExist) }

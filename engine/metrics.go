@@ -65,6 +65,10 @@ type Metrics struct {
 	Compacting            bool
 	CompactionPasses      int64
 	CompactionBytesCopied int64
+	// DriveFaults lists the drives out of service (DriveFailed: found
+	// unusable at Open) or holding damage Heal will repair (DriveDamaged),
+	// each with its reason; empty when every drive is sound.
+	DriveFaults []DriveFault
 }
 
 // Metrics returns a snapshot.
@@ -90,6 +94,7 @@ func (s *Store) Metrics() Metrics {
 		Compacting:            s.compact.busy.Load(),
 		CompactionPasses:      s.compact.passes.Load(),
 		CompactionBytesCopied: s.compact.copied.Load(),
+		DriveFaults:           s.drives.faults(),
 	}
 	s.segMu.RLock()
 	m.Objects, m.LogicalBytes = s.st.objects, s.st.logicalBytes
@@ -115,7 +120,7 @@ func (s *Store) Metrics() Metrics {
 	sort.Slice(m.Segments, func(i, j int) bool { return m.Segments[i].ID < m.Segments[j].ID })
 	if !s.closed.Load() {
 		m.IndexBytes = int64(s.db.Metrics().DiskSpaceUsage())
-		m.IndexCopies = len(s.idx.dbs)
+		m.IndexCopies = s.idx.copies()
 	}
 	m.DiskBytes += m.IndexBytes * int64(m.IndexCopies)
 	return m
@@ -136,6 +141,9 @@ func (m Metrics) String() string {
 	fmt.Fprintf(w, "cache hits\tmisses\tevictions\tbytes\tdisk reads\tbytes read\tfsyncs\tcommits\t\n")
 	fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t\n", m.Cache.Hits, m.Cache.Misses, m.Cache.Evictions, m.Cache.Bytes, m.DiskReads, m.DiskBytesRead, m.Fsyncs, m.GroupCommits)
 	w.Flush()
+	for _, f := range m.DriveFaults {
+		fmt.Fprintf(&b, "drive %s: %s: %s\n", f.Path, f.State, f.Reason)
+	}
 	return b.String()
 }
 
@@ -145,23 +153,31 @@ type DriveStatus struct {
 	Index int // place in the set
 	// IndexCopy is true for the drives that hold a copy of the index.
 	IndexCopy bool
-	// State is "ok" or what is wrong with the drive.
+	// State is DriveOK, DriveFailed or DriveDamaged; Reason says what is
+	// wrong when it is not ok.
 	State                 string
+	Reason                string
 	FreeBytes, TotalBytes uint64
 }
 
-// Drives checks every drive: its layout file reads back and its segment
-// directory lists.
+// Drives checks every drive: the faults known since Open, then whether its
+// layout marker reads back and its segment directory lists.
 func (s *Store) Drives() []DriveStatus {
 	out := make([]DriveStatus, len(s.opts.Dirs))
+	faults := s.drives.faults()
 	for i, d := range s.opts.Dirs {
-		st := DriveStatus{Path: d, Index: i, IndexCopy: i < s.layout.Replicas, State: "ok"}
-		if l, ok, err := readLayout(s.fs, d); err != nil || !ok {
-			st.State = "layout file missing or unreadable"
+		st := DriveStatus{Path: d, Index: i, IndexCopy: i < s.layout.Replicas, State: DriveOK}
+		f, faulty := faultAt(faults, i)
+		if faulty && f.State == DriveFailed {
+			st.State, st.Reason = f.State, f.Reason
+		} else if l, ok, err := readLayout(s.fs, d); err != nil || !ok {
+			st.State, st.Reason = DriveFailed, "layout marker missing or unreadable"
 		} else if l.SetID != s.layout.SetID || l.Drive != i {
-			st.State = "layout belongs to another drive"
+			st.State, st.Reason = DriveFailed, "layout marker belongs to another drive"
 		} else if _, err := s.fs.List(s.segDir(d)); err != nil {
-			st.State = "segment directory unreadable: " + err.Error()
+			st.State, st.Reason = DriveFailed, "segment directory unreadable: "+err.Error()
+		} else if faulty {
+			st.State, st.Reason = f.State, f.Reason
 		}
 		if u, err := s.fs.GetDiskUsage(d); err == nil {
 			st.FreeBytes, st.TotalBytes = u.AvailBytes, u.TotalBytes
@@ -169,4 +185,13 @@ func (s *Store) Drives() []DriveStatus {
 		out[i] = st
 	}
 	return out
+}
+
+func faultAt(fs []DriveFault, i int) (DriveFault, bool) {
+	for _, f := range fs {
+		if f.Index == i {
+			return f, true
+		}
+	}
+	return DriveFault{}, false
 }

@@ -114,6 +114,9 @@ func (s *Store) recover() error {
 	}
 	if len(open) > 0 {
 		for _, d := range s.opts.Dirs {
+			if s.driveFailed(d) {
+				continue
+			}
 			if err := syncDir(s.fs, s.segDir(d)); err != nil {
 				return err
 			}
@@ -193,14 +196,10 @@ func (s *Store) openSealed(sg *segment, encoded bool) error {
 		return s.openEncoded(sg)
 	}
 	openErr := s.openReplicas(sg, false)
-	for _, d := range s.replicaDrives(sg.id) {
-		m, err := openBix(s.fs, s.fs.PathJoin(s.segDir(d), bixName(sg.id)), sg.id, s.opts.BlockSize)
-		if err == nil {
-			sg.bix = m
-			sg.sealed.Store(true)
-			return nil
-		}
-		s.opts.Logf("engine: block index of segment %016x on %s: %v", sg.id, d, err)
+	if m := s.openSealedBix(sg); m != nil {
+		sg.bix = m
+		sg.sealed.Store(true)
+		return nil
 	}
 	valid, _, err := s.scanSegment(sg, logPos{seg: ^uint64(0)})
 	if err != nil {
@@ -221,14 +220,7 @@ func (s *Store) openSealed(sg *segment, encoded bool) error {
 // openEncoded opens an erasure-coded segment: its block index and shards.
 // Mirrors left by a crash between encoding and their removal go now.
 func (s *Store) openEncoded(sg *segment) error {
-	for _, d := range s.replicaDrives(sg.id) {
-		m, err := openBix(s.fs, s.fs.PathJoin(s.segDir(d), bixName(sg.id)), sg.id, s.opts.BlockSize)
-		if err == nil {
-			sg.bix = m
-			break
-		}
-		s.opts.Logf("engine: block index of segment %016x on %s: %v", sg.id, d, err)
-	}
+	sg.bix = s.openSealedBix(sg)
 	if sg.bix == nil {
 		s.opts.Logf("engine: segment %016x has no readable block index; its objects will fail to read until healed", sg.id)
 		sg.bix = &bixMap{}
@@ -243,12 +235,44 @@ func (s *Store) openEncoded(sg *segment) error {
 	return nil
 }
 
-// openReplicas opens every replica file of sg that exists. It returns the
-// first error other than a missing file.
+// openSealedBix opens the first block-index replica of a sealed segment
+// that verifies, on the drives in service; the damaged ones tried before it
+// are noted for Heal. Nil when none does.
+func (s *Store) openSealedBix(sg *segment) *bixMap {
+	for _, d := range s.replicaDrives(sg.id) {
+		if s.driveFailed(d) {
+			continue
+		}
+		p := s.fs.PathJoin(s.segDir(d), bixName(sg.id))
+		bm, err := openBix(s.fs, p, sg.id, s.opts.BlockSize)
+		if err != nil {
+			s.opts.Logf("engine: block index of segment %016x on %s: %v", sg.id, d, err)
+			s.drives.noteDamage(d, fmt.Sprintf("segment %016x: block index %s", sg.id, bixProblem(err)))
+			continue
+		}
+		return bm
+	}
+	return nil
+}
+
+// bixProblem names what is wrong with a block-index replica.
+func bixProblem(err error) string {
+	if isNotExist(err) {
+		return "missing"
+	}
+	return "corrupt"
+}
+
+// openReplicas opens every replica file of sg that exists, but those on
+// failed drives. It returns the first error other than a missing file.
 func (s *Store) openReplicas(sg *segment, forWrite bool) error {
 	var first error
 	for _, d := range s.replicaDrives(sg.id) {
 		p := s.fs.PathJoin(s.segDir(d), segmentName(sg.id))
+		if s.driveFailed(d) {
+			sg.files, sg.paths = append(sg.files, nil), append(sg.paths, p)
+			continue
+		}
 		var f vfs.File
 		var err error
 		if forWrite {

@@ -92,9 +92,9 @@ func (sg *segment) entry(n uint32) (blockEntry, bool) {
 // 16 MiB on two drives, each freshly faulted page costly on a VM).
 var mirrorBufs sync.Pool
 
-// write appends p to every replica. Callers hold Store.appendMu. A vfs
-// File may modify what it is given, so every replica but the last gets a
-// copy.
+// write appends p to every replica (but those on failed drives). Callers
+// hold Store.appendMu. A vfs File may modify what it is given, so every
+// replica but the last gets a copy.
 func (sg *segment) write(p []byte) error {
 	var buf *[]byte
 	if len(sg.files) > 1 {
@@ -104,12 +104,22 @@ func (sg *segment) write(p []byte) error {
 		}
 		defer mirrorBufs.Put(buf)
 	}
+	last := -1
+	for i, f := range sg.files {
+		if f != nil {
+			last = i
+		}
+	}
+	if last < 0 {
+		return fmt.Errorf("engine: segment %016x has no replica to write", sg.id)
+	}
+	// A nil replica is on a failed drive: Heal gives it back.
 	for i, f := range sg.files {
 		if f == nil {
-			return fmt.Errorf("engine: segment %016x has a missing replica", sg.id)
+			continue
 		}
 		b := p
-		if i < len(sg.files)-1 {
+		if i < last {
 			*buf = append((*buf)[:0], p...)
 			b = *buf
 		}

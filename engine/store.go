@@ -24,6 +24,8 @@ type Store struct {
 	opts   Options
 	fs     vfs.FS
 	layout layout
+	// drives tracks drives out of service and damage found on the others.
+	drives *driveFaults
 	locks  []io.Closer // one LOCK file per drive
 	db     *pebble.DB  // the primary index copy: reads go here, writes through idx
 	idx    *indexSet
@@ -109,12 +111,12 @@ func Open(opts Options) (*Store, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	l, err := loadLayout(o)
+	l, df, err := loadLayout(o)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{
-		opts: o, fs: o.FS, layout: l,
+		opts: o, fs: o.FS, layout: l, drives: df,
 		segs: map[uint64]*segment{}, live: map[uint64]int64{},
 		dirty: map[*segment]struct{}{},
 		sealQ: make(chan *segment, 1024),
@@ -126,16 +128,24 @@ func Open(opts Options) (*Store, error) {
 			s.closeResources()
 		}
 	}()
-	for _, d := range o.Dirs {
+	for i, d := range o.Dirs {
 		lk, err := o.FS.Lock(o.FS.PathJoin(d, "LOCK"))
+		if err != nil && df.failedAt(i) {
+			o.Logf("engine: failed drive %s: lock: %v", d, err)
+			s.locks = append(s.locks, nil) // Heal locks it
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("engine: data directory %s is in use: %w", d, err)
 		}
 		s.locks = append(s.locks, lk)
 	}
-	for _, d := range o.Dirs {
+	for i, d := range o.Dirs {
+		if df.failedAt(i) {
+			continue
+		}
 		if err := mkdirAllSynced(o.FS, s.segDir(d)); err != nil {
-			return nil, err
+			df.fail(i, "segment directory: "+err.Error())
 		}
 	}
 	cacheBytes := o.CacheSize
@@ -159,14 +169,27 @@ func Open(opts Options) (*Store, error) {
 		FS:    noPreallocFS{o.FS},
 		Cache: s.pcache,
 		// 8 MiB holds ~30 000 object writes per flush.
-		MemTableSize: 8 << 20,
-		Logger:       quietLogger{o.Logf},
+		MemTableSize:  8 << 20,
+		Logger:        quietLogger{o.Logf},
+		EventListener: s.indexEvents(),
 	}
+	// Once, here: the copies are opened side by side, and Pebble fills the
+	// defaults of the event listener they share in place.
+	popts.EnsureDefaults()
 	var stale []string
 	if s.idx, stale, err = s.openIndex(popts); err != nil {
 		return nil, err
 	}
 	s.db = s.idx.dbs[0]
+	if err := df.budget(l.parityShards()); err != nil {
+		return nil, err
+	}
+	for _, i := range df.failedDrives() {
+		o.Logf("engine: drive %s is failed (%s): it is not used until heal repairs it", o.Dirs[i], df.failed[i])
+	}
+	if err := s.writeFreshLayouts(); err != nil {
+		return nil, err
+	}
 	if err := s.recover(); err != nil {
 		return nil, err
 	}
@@ -266,7 +289,9 @@ func (s *Store) closeResources() error {
 		s.zdec.Close()
 	}
 	for _, lk := range s.locks {
-		keep(lk.Close())
+		if lk != nil {
+			keep(lk.Close())
+		}
 	}
 	return first
 }
@@ -301,6 +326,11 @@ func (s *Store) newSegment(id uint64) (*segment, error) {
 	hdr := segHeader(id, s.opts.BlockSize)
 	for _, d := range s.replicaDrives(id) {
 		p := s.fs.PathJoin(s.segDir(d), segmentName(id))
+		if s.driveFailed(d) {
+			// Heal gives the drive its replica back.
+			sg.files, sg.paths = append(sg.files, nil), append(sg.paths, p)
+			continue
+		}
 		f, err := s.fs.Create(p, writeCategory)
 		if err != nil {
 			s.removeSegmentFiles(sg)
@@ -641,6 +671,9 @@ func (s *Store) seal(sg *segment, size int64) error {
 	data := encodeBix(sg.id, s.opts.BlockSize, entries)
 	var m *bixMap
 	for _, d := range s.replicaDrives(sg.id) {
+		if s.driveFailed(d) {
+			continue // Heal writes it
+		}
 		p := s.fs.PathJoin(s.segDir(d), bixName(sg.id))
 		if err := writeFileSync(s.fs, p, data); err != nil {
 			return err
@@ -678,6 +711,9 @@ func (s *Store) seal(sg *segment, size int64) error {
 func (s *Store) listSegmentIDs() ([]uint64, error) {
 	set := map[uint64]bool{}
 	for _, d := range s.opts.Dirs {
+		if s.driveFailed(d) {
+			continue
+		}
 		names, err := s.fs.List(s.segDir(d))
 		if err != nil {
 			return nil, err
@@ -701,6 +737,9 @@ func (s *Store) listSegmentIDs() ([]uint64, error) {
 // anySegmentFiles reports whether any drive holds a segment or shard file.
 func (s *Store) anySegmentFiles() (bool, error) {
 	for _, d := range s.opts.Dirs {
+		if s.driveFailed(d) {
+			continue
+		}
 		names, err := s.fs.List(s.segDir(d))
 		if err != nil {
 			return false, err

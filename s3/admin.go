@@ -21,6 +21,7 @@ func (s *Server) adminInfo(r *request) error {
 	if !s.ready() {
 		state = "offline"
 	}
+	drives, backend := adminInfoDrives(s.store, string(r.ctx.Host()))
 	info := map[string]any{
 		"mode":         state,
 		"deploymentID": "lsmstore",
@@ -32,8 +33,9 @@ func (s *Server) adminInfo(r *request) error {
 			"endpoint": string(r.ctx.Host()),
 			"uptime":   int64(time.Since(s.started).Seconds()),
 			"version":  s.cfg.Version,
-			"drives":   []map[string]any{},
+			"drives":   drives,
 		}},
+		"backend": backend,
 	}
 	b, err := json.Marshal(info)
 	if err != nil {

@@ -15,6 +15,7 @@ func (s *Server) serveHealth(ctx *fasthttp.RequestCtx) bool {
 	case pathHealthLive:
 		ctx.SetStatusCode(fasthttp.StatusOK)
 	case pathHealthReady:
+		s.driveHealthHeaders(ctx)
 		if s.ready() {
 			ctx.SetStatusCode(fasthttp.StatusOK)
 		} else {

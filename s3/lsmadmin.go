@@ -79,7 +79,8 @@ type SegmentGarbage struct {
 // DriveStats is one drive.
 type DriveStats struct {
 	Path       string `json:"path"`
-	State      string `json:"state"`
+	State      string `json:"state"`            // ok, failed or damaged (engine.DriveOK...)
+	Reason     string `json:"reason,omitempty"` // what is wrong, when not ok
 	IndexCopy  bool   `json:"index_copy"`
 	FreeBytes  uint64 `json:"free_bytes"`
 	TotalBytes uint64 `json:"total_bytes"`
@@ -181,7 +182,7 @@ func StoreStats(st *engine.Store) AdminStats {
 		a.Segments.Top = append(a.Segments.Top, g)
 	}
 	for _, d := range st.Drives() {
-		a.Drives = append(a.Drives, DriveStats{Path: d.Path, State: d.State, IndexCopy: d.IndexCopy, FreeBytes: d.FreeBytes, TotalBytes: d.TotalBytes})
+		a.Drives = append(a.Drives, DriveStats{Path: d.Path, State: d.State, Reason: d.Reason, IndexCopy: d.IndexCopy, FreeBytes: d.FreeBytes, TotalBytes: d.TotalBytes})
 	}
 	return a
 }

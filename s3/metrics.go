@@ -263,8 +263,8 @@ type engineCollector struct {
 	s       *Server
 	scalars []scalarMetric
 
-	segments, driveFree, driveTotal, driveOK *prometheus.Desc
-	jobRunning, jobDone, jobTotal            *prometheus.Desc
+	segments, driveFree, driveTotal, driveOK, driveState *prometheus.Desc
+	jobRunning, jobDone, jobTotal                        *prometheus.Desc
 }
 
 // scalarMetric is one unlabelled value of engine.Metrics.
@@ -318,7 +318,8 @@ func newEngineCollector(s *Server) *engineCollector {
 	c.segments = prometheus.NewDesc("lsm_segments", "Segments by state: open (appended to), sealed, encoded (erasure-coded).", []string{"state"}, nil)
 	c.driveFree = prometheus.NewDesc("lsm_drive_free_bytes", "Bytes available on the drive's file system.", []string{"drive"}, nil)
 	c.driveTotal = prometheus.NewDesc("lsm_drive_total_bytes", "Size of the drive's file system.", []string{"drive"}, nil)
-	c.driveOK = prometheus.NewDesc("lsm_drive_ok", "1 when the drive's layout file and segment directory read back.", []string{"drive"}, nil)
+	c.driveOK = prometheus.NewDesc("lsm_drive_ok", "1 when the drive is in service with nothing wrong known: its layout marker and segment directory read back, no damage awaits heal.", []string{"drive"}, nil)
+	c.driveState = prometheus.NewDesc("lsm_drive_state", "1 for the drive's state: ok, failed (found unusable at start: not used until healed) or damaged (files awaiting heal).", []string{"drive", "state"}, nil)
 	c.jobRunning = prometheus.NewDesc("lsm_job_running", "1 while the newest maintenance job of the kind runs.", []string{"kind"}, nil)
 	c.jobDone = prometheus.NewDesc("lsm_job_bytes_done", "Bytes processed by the newest maintenance job of the kind.", []string{"kind"}, nil)
 	c.jobTotal = prometheus.NewDesc("lsm_job_bytes_total", "Bytes to process by the newest maintenance job of the kind.", []string{"kind"}, nil)
@@ -337,7 +338,7 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, sm := range c.scalars {
 		ch <- sm.desc
 	}
-	for _, d := range []*prometheus.Desc{c.segments, c.driveFree, c.driveTotal, c.driveOK, c.jobRunning, c.jobDone, c.jobTotal} {
+	for _, d := range []*prometheus.Desc{c.segments, c.driveFree, c.driveTotal, c.driveOK, c.driveState, c.jobRunning, c.jobDone, c.jobTotal} {
 		ch <- d
 	}
 }
@@ -366,7 +367,10 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, d := range st.Drives() {
 			ch <- prometheus.MustNewConstMetric(c.driveFree, prometheus.GaugeValue, float64(d.FreeBytes), d.Path)
 			ch <- prometheus.MustNewConstMetric(c.driveTotal, prometheus.GaugeValue, float64(d.TotalBytes), d.Path)
-			ch <- prometheus.MustNewConstMetric(c.driveOK, prometheus.GaugeValue, b2f(d.State == "ok"), d.Path)
+			ch <- prometheus.MustNewConstMetric(c.driveOK, prometheus.GaugeValue, b2f(d.State == engine.DriveOK), d.Path)
+			for _, state := range []string{engine.DriveOK, engine.DriveFailed, engine.DriveDamaged} {
+				ch <- prometheus.MustNewConstMetric(c.driveState, prometheus.GaugeValue, b2f(d.State == state), d.Path, state)
+			}
 		}
 	}
 	// The newest job of each kind; zeros for a kind that never ran.
@@ -404,8 +408,8 @@ func (s *Server) watchDrives(every time.Duration) {
 		if n > last {
 			var bad []string
 			for _, d := range s.store.Drives() {
-				if d.State != "ok" {
-					bad = append(bad, d.Path+": "+d.State)
+				if d.State != engine.DriveOK {
+					bad = append(bad, d.Path+": "+d.State+": "+d.Reason)
 				}
 			}
 			s.log.Warn("drive errors", zap.Int64("new", n-last), zap.Int64("total", n), zap.Strings("drives_not_ok", bad))

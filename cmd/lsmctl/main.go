@@ -340,7 +340,7 @@ func healCmd(g *globals) *cobra.Command {
 	var rate int64
 	cmd := &cobra.Command{
 		Use:   "heal",
-		Short: "Rebuild missing or corrupt shards and replicas onto their drives",
+		Short: "Bring failed drives back (layout marker, index copy) and rebuild missing or corrupt shards, replicas and block indexes",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := runJob(g, "heal", rateQuery(rate), true)

@@ -69,13 +69,13 @@ func renderStats(w io.Writer, a s3.AdminStats) error {
 
 	fmt.Fprintf(w, "\ndrives\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "path\tstate\tindex copy\tfree\ttotal\n")
+	fmt.Fprintf(tw, "path\tstate\tindex copy\tfree\ttotal\treason\n")
 	for _, d := range a.Drives {
 		idx := "no"
 		if d.IndexCopy {
 			idx = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Path, d.State, idx, humanize.IBytes(d.FreeBytes), humanize.IBytes(d.TotalBytes))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Path, d.State, idx, humanize.IBytes(d.FreeBytes), humanize.IBytes(d.TotalBytes), d.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

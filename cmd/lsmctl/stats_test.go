@@ -24,7 +24,8 @@ func TestStatsGolden(t *testing.T) {
 			}},
 		Drives: []s3.DriveStats{
 			{Path: "/mnt/disk1", State: "ok", IndexCopy: true, FreeBytes: 900 << 30, TotalBytes: 1 << 40},
-			{Path: "/mnt/disk2", State: "layout file missing or unreadable", IndexCopy: true, FreeBytes: 1 << 40, TotalBytes: 1 << 40},
+			{Path: "/mnt/disk2", State: "failed", Reason: "layout marker: engine: checksum mismatch: layout file checksum", IndexCopy: true, FreeBytes: 1 << 40, TotalBytes: 1 << 40},
+			{Path: "/mnt/disk3", State: "damaged", Reason: "segment 0000000000000011: shard 2", FreeBytes: 1 << 40, TotalBytes: 1 << 40},
 		},
 		Cache:    s3.CacheStats{MaxBytes: 1 << 30, Bytes: 700 << 20, Hits: 9000, Misses: 1000, Evictions: 12, HitRatio: 0.9},
 		Index:    s3.IndexStats{ObjectEntries: 1234, Bytes: 3 << 20, Copies: 3},

@@ -25,7 +25,8 @@ import (
 //	POST   heal             start a heal job (?rate=BYTES/s)
 //	GET    jobs             []JobStatus, newest first
 //	GET    jobs/ID          JobStatus
-//	DELETE jobs/ID          cancel the job; JobStatus
+//	DELETE jobs/ID          cancel the job; JobStatus (state canceling while
+//	                        it unwinds, after at most a second)
 const lsmAdminPrefix = "/lsm/admin/v1/"
 
 // AdminStats is what `lsmctl stats` shows.
@@ -251,6 +252,9 @@ func (s *Server) lsmAdmin(r *request) error {
 			if err != nil || rate < -1 {
 				return withMessage(errInvalidArgument, "rate must be bytes per second (-1: unlimited).")
 			}
+			if err := s.store.CheckMaintenanceRate(rate); err != nil {
+				return withMessage(errInvalidArgument, strings.TrimPrefix(err.Error(), "engine: ")+".")
+			}
 			o.Rate = rate
 		}
 		if path == "verify" {
@@ -278,8 +282,7 @@ func (s *Server) lsmAdmin(r *request) error {
 		}
 		if method == fasthttp.MethodDelete {
 			r.op = "AdminCancelJob"
-			j.cancel()
-			<-j.done
+			j.requestCancel(cancelWait)
 		}
 		return writeJSON(r.ctx, fasthttp.StatusOK, j.status())
 	}

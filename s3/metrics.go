@@ -378,7 +378,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, kind := range []string{JobCompact, JobVerify, JobHeal} {
 		j := newest[kind]
-		ch <- prometheus.MustNewConstMetric(c.jobRunning, prometheus.GaugeValue, b2f(j.State == JobRunning), kind)
+		ch <- prometheus.MustNewConstMetric(c.jobRunning, prometheus.GaugeValue, b2f(j.State == JobRunning || j.State == JobCanceling), kind)
 		ch <- prometheus.MustNewConstMetric(c.jobDone, prometheus.GaugeValue, float64(j.BytesDone), kind)
 		ch <- prometheus.MustNewConstMetric(c.jobTotal, prometheus.GaugeValue, float64(j.BytesTotal), kind)
 	}

@@ -205,8 +205,9 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
 }
 
 // lsmAdmin serves the admin API; the request is already authenticated.
-func (s *Server) lsmAdmin(r *request) error {
-	path := strings.TrimPrefix(string(r.ctx.Path()), lsmAdminPrefix)
+// fullPath is the request path as sent.
+func (s *Server) lsmAdmin(r *request, fullPath string) error {
+	path := strings.TrimPrefix(fullPath, lsmAdminPrefix)
 	method := string(r.ctx.Method())
 	q := r.ctx.QueryArgs()
 	switch {

@@ -156,7 +156,10 @@ func (s *Server) ready() bool { return !s.draining.Load() }
 // Serve serves connections from ln until Shutdown. The first call also
 // starts the drive error watcher.
 func (s *Server) Serve(ln net.Listener) error {
-	s.watchOnce.Do(func() { go s.watchDrives(s.driveWatch) })
+	s.watchOnce.Do(func() {
+		s.warnReservedBuckets()
+		go s.watchDrives(s.driveWatch)
+	})
 	return s.srv.Serve(ln)
 }
 
@@ -217,7 +220,8 @@ func (s *Server) setRequestID(r *request) {
 }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	if s.serveHealth(ctx) || s.serveMetrics(ctx) {
+	special := s.specialPath(ctx)
+	if s.serveHealth(ctx, special) || s.serveMetrics(ctx, special) {
 		return
 	}
 	start := time.Now()
@@ -284,19 +288,20 @@ func (s *Server) serve(r *request) error {
 	}
 	r.bucket, r.key = s.splitResource(ctx.Host(), path)
 
-	if strings.HasPrefix(path, adminPrefix) {
+	special := string(s.specialPath(ctx)) // the admin APIs' paths, as sent
+	if strings.HasPrefix(special, adminPrefix) {
 		r.op = "AdminInfo"
 		if err := s.authenticate(r); err != nil {
 			return err
 		}
-		return s.adminInfo(r)
+		return s.adminInfo(r, special)
 	}
-	if strings.HasPrefix(path, lsmAdminPrefix) {
+	if strings.HasPrefix(special, lsmAdminPrefix) {
 		r.op, r.admin = "Admin", true
 		if err := s.authenticate(r); err != nil {
 			return err
 		}
-		return s.lsmAdmin(r)
+		return s.lsmAdmin(r, special)
 	}
 	if ctx.IsOptions() {
 		return s.preflight(r)

@@ -225,12 +225,11 @@ func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx, path []byte) bool {
 	default:
 		return false
 	}
-	if s.cfg.MetricsAuth {
+	if !s.cfg.MetricsPublic {
 		r := &request{ctx: ctx, op: "Metrics"}
 		s.setRequestID(r)
 		ctx.Response.Header.SetBytesV("x-amz-request-id", r.idBuf[:])
-		r.sreq = signedRequest(ctx, string(rawRequestPath(ctx)))
-		if err := s.authenticate(r); err != nil {
+		if err := s.authorizeMetrics(r); err != nil {
 			s.writeError(r, err)
 			discardBody(ctx)
 			ctx.Response.Header.Set("Server", serverName)

@@ -42,10 +42,11 @@ type Config struct {
 	CompleteKeepAlive time.Duration
 	// Version is reported by the admin info endpoint.
 	Version string
-	// MetricsAuth makes the Prometheus endpoints (/metrics,
-	// /minio/v2/metrics/cluster) require a SigV4 signature with the root
-	// credentials. Default: public, like MINIO_PROMETHEUS_AUTH_TYPE=public.
-	MetricsAuth bool
+	// MetricsPublic serves the Prometheus endpoints (/metrics,
+	// /minio/v2/metrics/cluster) without authentication, like
+	// MINIO_PROMETHEUS_AUTH_TYPE=public. Default: a scrape needs the root
+	// credentials' SigV4 signature or bearer token (metricsauth.go).
+	MetricsPublic bool
 	// SlowRequest is the duration above which a request is logged at Warn
 	// level. Default: 10 s; negative disables.
 	SlowRequest time.Duration
@@ -142,14 +143,21 @@ func NewServer(cfg Config) *Server {
 		NoDefaultContentType:          true,
 		DisablePreParseMultipartForm:  true,
 		CloseOnShutdown:               true,
-		Logger:                        zapPrintf{cfg.Logger.Sugar()},
+		SecureErrorLogMessage:         true, // no request bytes in error logs
+		Logger:                        zapPrintf{cfg.Logger},
 	}
 	return s
 }
 
-type zapPrintf struct{ l *zap.SugaredLogger }
+type zapPrintf struct{ l *zap.Logger }
 
-func (z zapPrintf) Printf(format string, args ...any) { z.l.Debugf(format, args...) }
+// Printf logs a fasthttp message at Debug level, redacted (logredact.go).
+func (z zapPrintf) Printf(format string, args ...any) {
+	if ce := z.l.Check(zap.DebugLevel, ""); ce != nil {
+		ce.Message = redactf(format, args...)
+		ce.Write()
+	}
+}
 
 func (s *Server) ready() bool { return !s.draining.Load() }
 

@@ -74,7 +74,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.BoolVar(&g.jsonOut, "json", false, "print JSON instead of tables")
 	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "timeout of each request to the server")
 
-	root.AddCommand(statsCmd(g), compactCmd(g), verifyCmd(g), healCmd(g), jobsCmd(g), cancelCmd(g))
+	root.AddCommand(statsCmd(g), compactCmd(g), verifyCmd(g), healCmd(g), jobsCmd(g), cancelCmd(g), prometheusCmd(g))
 	return root
 }
 

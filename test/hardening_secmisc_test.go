@@ -271,3 +271,18 @@ func TestNoCredentialsInDebugLog(t *testing.T) {
 		t.Logf("log:\n%s", log)
 	}
 }
+
+// TestMaintenanceRateRefused: lsmctl shows the server's 400 for a verify or
+// heal rate so low the job would run for years, and no job starts.
+func TestMaintenanceRateRefused(t *testing.T) {
+	s := startServer(t)
+	for _, args := range [][]string{{"verify", "--rate", "1"}, {"heal", "--rate", "1000"}} {
+		res := lsmctl(t, append([]string{"--endpoint", s.Endpoint}, args...)...)
+		if res.code != 1 || !strings.Contains(res.stderr, "InvalidArgument (HTTP 400)") || !strings.Contains(res.stderr, "below the minimum") {
+			t.Errorf("lsmctl %v: %s", args, res)
+		}
+	}
+	if res := lsmctl(t, "--endpoint", s.Endpoint, "--json", "jobs"); res.code != 0 || strings.TrimSpace(res.stdout) != "[]" {
+		t.Errorf("jobs after refused requests: %s", res)
+	}
+}

@@ -296,20 +296,20 @@ func (s *Server) serve(r *request) error {
 	}
 	r.bucket, r.key = s.splitResource(ctx.Host(), path)
 
-	special := string(s.specialPath(ctx)) // the admin APIs' paths, as sent
-	if strings.HasPrefix(special, adminPrefix) {
+	special := s.specialPath(ctx) // the admin APIs' paths, as sent
+	if bytes.HasPrefix(special, []byte(adminPrefix)) {
 		r.op = "AdminInfo"
 		if err := s.authenticate(r); err != nil {
 			return err
 		}
-		return s.adminInfo(r, special)
+		return s.adminInfo(r, string(special))
 	}
-	if strings.HasPrefix(special, lsmAdminPrefix) {
+	if bytes.HasPrefix(special, []byte(lsmAdminPrefix)) {
 		r.op, r.admin = "Admin", true
 		if err := s.authenticate(r); err != nil {
 			return err
 		}
-		return s.lsmAdmin(r, special)
+		return s.lsmAdmin(r, string(special))
 	}
 	if ctx.IsOptions() {
 		return s.preflight(r)

@@ -494,8 +494,13 @@ func (s *Store) sealer(ctx context.Context) {
 				s.opts.Logf("engine: encoding segment %016x: %v (it stays mirrored)", sg.id, err)
 			}
 		}
-		// Sealed (and synced): no more appends and no page to keep.
-		sg.dropCache(sg.size.Load(), 0)
+		// Sealed (and synced): no more appends and no page to keep. The
+		// reference keeps compaction from closing the files meanwhile.
+		sg.refs.Add(1)
+		if !sg.deleting.Load() {
+			sg.dropCache(sg.size.Load(), 0)
+		}
+		sg.refs.Add(-1)
 	}
 }
 

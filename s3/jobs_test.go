@@ -55,6 +55,7 @@ func TestAdminCancelAnswersPromptly(t *testing.T) {
 		body   string
 	}
 	got := make(chan answer, 1)
+	sent := time.Now()
 	go func() {
 		resp, body := signed(t, "DELETE", base+"jobs/"+js.ID, nil)
 		got <- answer{resp.StatusCode, body}
@@ -62,6 +63,7 @@ func TestAdminCancelAnswersPromptly(t *testing.T) {
 	var a answer
 	select {
 	case a = <-got:
+		t.Logf("DELETE answered after %v", time.Since(sent))
 	case <-time.After(5 * time.Second):
 		close(release)
 		t.Fatal("DELETE of a job waits for the job to unwind")

@@ -77,7 +77,9 @@ func (s *Store) compactPass(ctx context.Context, o CompactOptions, explicit bool
 		return res, err
 	}
 	c := &s.compact
-	c.mu.Lock()
+	if err := lockCtx(ctx, &c.mu); err != nil { // a background pass may be running
+		return res, err
+	}
 	defer c.mu.Unlock()
 	c.busy.Store(true)
 	defer c.busy.Store(false)

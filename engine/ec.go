@@ -374,7 +374,9 @@ type healKey struct {
 func (s *Store) encode(ctx context.Context, sg *segment) error {
 	sg.refs.Add(1)
 	defer sg.refs.Add(-1)
-	sg.maint.Lock()
+	if err := lockCtx(ctx, &sg.maint); err != nil {
+		return err
+	}
 	defer sg.maint.Unlock()
 	if sg.deleting.Load() || sg.encoded() {
 		return nil
@@ -394,7 +396,7 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 		if f == nil {
 			continue
 		}
-		if err := s.verifyMirror(sg, f); err != nil {
+		if err := s.verifyMirror(ctx, sg, f); err != nil {
 			lastErr = err
 			continue
 		}
@@ -532,10 +534,15 @@ func (s *Store) encode(ctx context.Context, sg *segment) error {
 
 // verifyMirror checks every block payload of a sealed segment's mirror
 // against the block index, chunk checksums included, streaming the file once.
-func (s *Store) verifyMirror(sg *segment, f vfs.File) error {
+func (s *Store) verifyMirror(ctx context.Context, sg *segment, f vfs.File) error {
 	n := sg.numBlocks()
 	var buf []byte
 	for i := 0; i < n; i++ {
+		if i%64 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		e, _ := sg.entry(uint32(i))
 		if cap(buf) < int(e.physLen) {
 			buf = make([]byte, e.physLen)
@@ -571,4 +578,5 @@ func (s *Store) removeMirrors(id uint64) {
 type testingHooks struct {
 	duringEncode func(seg uint64, row int64)
 	duringHeal   func(seg uint64, shard int, row int64)
+	duringScrub  func(seg uint64) // Scrub holds the segment's maintenance lock
 }

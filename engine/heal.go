@@ -114,7 +114,10 @@ func (s *Store) scrubSegment(ctx context.Context, sg *segment, lim *rateLimiter,
 			probs = append(probs, Problem{sg.id, i, drives[i], "missing"})
 			continue
 		}
-		if err := s.verifyMirror(sg, f); err != nil {
+		if err := s.verifyMirror(ctx, sg, f); err != nil {
+			if ctx.Err() != nil {
+				return probs, ctx.Err()
+			}
 			probs = append(probs, Problem{sg.id, i, drives[i], err.Error()})
 		}
 		n := sg.sealedSize.Load()
@@ -152,7 +155,12 @@ func (s *Store) Scrub(ctx context.Context, o MaintenanceOptions) (ScrubResult, e
 		}
 	}
 	for _, sg := range s.sealedSegments() {
-		sg.maint.Lock()
+		if err := lockCtx(ctx, &sg.maint); err != nil {
+			return res, err
+		}
+		if h := s.testing.duringScrub; h != nil {
+			h(sg.id)
+		}
 		probs, err := s.scrubSegment(ctx, sg, lim, done)
 		sg.maint.Unlock()
 		res.Problems = append(res.Problems, probs...)
@@ -205,7 +213,9 @@ func (s *Store) Heal(ctx context.Context, o MaintenanceOptions) (HealResult, err
 // healSegment scrubs one segment and repairs what it finds, holding the
 // segment's maintenance lock so encoding cannot change it meanwhile.
 func (s *Store) healSegment(ctx context.Context, sg *segment, lim *rateLimiter, done func(int64), res *HealResult) error {
-	sg.maint.Lock()
+	if err := lockCtx(ctx, &sg.maint); err != nil {
+		return err
+	}
 	defer sg.maint.Unlock()
 	{
 		probs, err := s.scrubSegment(ctx, sg, lim, done)
@@ -225,7 +235,7 @@ func (s *Store) healSegment(ctx context.Context, sg *segment, lim *rateLimiter, 
 			} else if sg.encoded() {
 				n, err = s.rebuildShard(ctx, sg, pr.Shard, lim)
 			} else {
-				n, err = s.rebuildMirror(sg, pr.Shard)
+				n, err = s.rebuildMirror(ctx, sg, pr.Shard)
 			}
 			if err != nil {
 				return fmt.Errorf("healing %v: %w", pr, err)
@@ -328,7 +338,7 @@ func (s *Store) rebuildShard(ctx context.Context, sg *segment, i int, lim *rateL
 }
 
 // rebuildMirror copies a verified mirror over a missing or damaged one.
-func (s *Store) rebuildMirror(sg *segment, i int) (int64, error) {
+func (s *Store) rebuildMirror(ctx context.Context, sg *segment, i int) (int64, error) {
 	sg.mu.RLock()
 	files := append([]vfs.File(nil), sg.files...)
 	sg.mu.RUnlock()
@@ -337,7 +347,7 @@ func (s *Store) rebuildMirror(sg *segment, i int) (int64, error) {
 	}
 	var src vfs.File
 	for j, f := range files {
-		if j != i && f != nil && s.verifyMirror(sg, f) == nil {
+		if j != i && f != nil && s.verifyMirror(ctx, sg, f) == nil {
 			src = f
 			break
 		}
@@ -354,6 +364,10 @@ func (s *Store) rebuildMirror(sg *segment, i int) (int64, error) {
 	buf := make([]byte, 1<<20)
 	var off int64
 	for off < size {
+		if err := ctx.Err(); err != nil {
+			f.Close()
+			return off, err
+		}
 		n, rerr := src.ReadAt(buf[:min(int64(len(buf)), size-off)], off)
 		if n == 0 {
 			f.Close()

@@ -39,7 +39,7 @@ type segment struct {
 	// encodeFailed: erasure coding failed; the segment stays mirrored.
 	encodeFailed atomic.Bool
 	// maint serialises work that changes the segment's files: encoding,
-	// scrubbing and healing.
+	// scrubbing and healing (lockCtx takes it giving up on cancel).
 	maint sync.Mutex
 	// dropped is the prefix whose page cache has been dropped (dropCache).
 	dropped atomic.Int64

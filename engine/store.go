@@ -545,7 +545,9 @@ func (s *Store) sealer(ctx context.Context) {
 			}
 		}
 		// Sealed (and synced): no more appends and no page to keep.
-		sg.dropCache(sg.size.Load(), 0)
+		if !sg.deleting.Load() {
+			sg.dropCache(sg.size.Load(), 0)
+		}
 		sg.refs.Add(-1)
 	}
 }

@@ -11,8 +11,7 @@ const adminPrefix = "/minio/admin/"
 
 // adminInfo answers MinIO's admin info call with the fields
 // milvus-operator's health check reads (servers[].state).
-func (s *Server) adminInfo(r *request) error {
-	path := string(r.ctx.Path())
+func (s *Server) adminInfo(r *request, path string) error {
 	if string(r.ctx.Method()) != fasthttp.MethodGet || (path != adminPrefix+"v3/info" && path != adminPrefix+"v3/info/") {
 		return errNotImplemented
 	}

@@ -55,6 +55,9 @@ func (s *Server) headBucket(r *request) error {
 }
 
 func (s *Server) createBucket(r *request) error {
+	if reservedBuckets[r.bucket] {
+		return errReservedBucket(r.bucket)
+	}
 	body, err := s.readSmallBody(r, maxXMLBody)
 	if err != nil {
 		return err

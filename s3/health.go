@@ -10,8 +10,9 @@ const (
 )
 
 // serveHealth answers a health probe; it reports false for other paths.
-func (s *Server) serveHealth(ctx *fasthttp.RequestCtx) bool {
-	switch string(ctx.Path()) {
+// path is the request's specialPath.
+func (s *Server) serveHealth(ctx *fasthttp.RequestCtx, path []byte) bool {
+	switch string(path) {
 	case pathHealthLive:
 		ctx.SetStatusCode(fasthttp.StatusOK)
 	case pathHealthReady:

@@ -22,13 +22,18 @@ const (
 	JobHeal    = "heal"
 )
 
-// Job states.
+// Job states. A canceled job reports JobCanceling until it has unwound.
 const (
-	JobRunning  = "running"
-	JobDone     = "done"
-	JobFailed   = "failed"
-	JobCanceled = "canceled"
+	JobRunning   = "running"
+	JobCanceling = "canceling"
+	JobDone      = "done"
+	JobFailed    = "failed"
+	JobCanceled  = "canceled"
 )
+
+// cancelWait is how long a cancel request waits for the job to unwind
+// before it answers with the job still canceling.
+const cancelWait = time.Second
 
 const maxFinishedJobs = 32
 
@@ -52,10 +57,25 @@ type JobStatus struct {
 }
 
 type job struct {
-	mu     sync.Mutex
-	st     JobStatus
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu        sync.Mutex
+	st        JobStatus
+	canceling bool // a cancel was requested while it ran
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+// requestCancel cancels the job and waits up to wait for it to end.
+func (j *job) requestCancel(wait time.Duration) {
+	j.mu.Lock()
+	j.canceling = j.st.State == JobRunning
+	j.mu.Unlock()
+	j.cancel()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-j.done:
+	case <-t.C:
+	}
 }
 
 func (j *job) progress(done, total int64) {
@@ -72,9 +92,12 @@ func (j *job) running() bool {
 
 func (j *job) status() JobStatus {
 	j.mu.Lock()
-	st := j.st
+	st, canceling := j.st, j.canceling
 	j.mu.Unlock()
 	if st.State == JobRunning {
+		if canceling {
+			st.State = JobCanceling
+		}
 		if el := time.Since(st.Started).Seconds(); el > 0 {
 			st.Rate = float64(st.BytesDone) / el
 		}

@@ -176,9 +176,10 @@ func (s *Server) forgetRefusal(h *fasthttp.RequestHeader) (refusal, bool) {
 }
 
 // beforeS3 reports whether ctx is for an endpoint served before any S3
-// decision (health, metrics).
+// decision (health, metrics), matched as handle matches them: on the path
+// as sent.
 func (s *Server) beforeS3(ctx *fasthttp.RequestCtx) bool {
-	switch string(ctx.Path()) {
+	switch string(s.specialPath(ctx)) {
 	case pathHealthLive, pathHealthReady, pathMetrics, pathMetricsCluster:
 		return true
 	}

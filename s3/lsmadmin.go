@@ -25,7 +25,8 @@ import (
 //	POST   heal             start a heal job (?rate=BYTES/s)
 //	GET    jobs             []JobStatus, newest first
 //	GET    jobs/ID          JobStatus
-//	DELETE jobs/ID          cancel the job; JobStatus
+//	DELETE jobs/ID          cancel the job; JobStatus (state canceling while
+//	                        it unwinds, after at most a second)
 const lsmAdminPrefix = "/lsm/admin/v1/"
 
 // AdminStats is what `lsmctl stats` shows.
@@ -205,8 +206,9 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, v any) error {
 }
 
 // lsmAdmin serves the admin API; the request is already authenticated.
-func (s *Server) lsmAdmin(r *request) error {
-	path := strings.TrimPrefix(string(r.ctx.Path()), lsmAdminPrefix)
+// fullPath is the request path as sent.
+func (s *Server) lsmAdmin(r *request, fullPath string) error {
+	path := strings.TrimPrefix(fullPath, lsmAdminPrefix)
 	method := string(r.ctx.Method())
 	q := r.ctx.QueryArgs()
 	switch {
@@ -252,6 +254,9 @@ func (s *Server) lsmAdmin(r *request) error {
 			if err != nil || rate < -1 {
 				return withMessage(errInvalidArgument, "rate must be bytes per second (-1: unlimited).")
 			}
+			if err := s.store.CheckMaintenanceRate(rate); err != nil {
+				return withMessage(errInvalidArgument, strings.TrimPrefix(err.Error(), "engine: ")+".")
+			}
 			o.Rate = rate
 		}
 		if path == "verify" {
@@ -279,8 +284,7 @@ func (s *Server) lsmAdmin(r *request) error {
 		}
 		if method == fasthttp.MethodDelete {
 			r.op = "AdminCancelJob"
-			j.cancel()
-			<-j.done
+			j.requestCancel(cancelWait)
 		}
 		return writeJSON(r.ctx, fasthttp.StatusOK, j.status())
 	}

@@ -52,7 +52,7 @@ func TestAdminJobs(t *testing.T) {
 		t.Fatalf("unknown call: %d %s", resp.StatusCode, body)
 	}
 
-	resp, body = signed(t, "POST", base+"verify?rate=65536", nil)
+	resp, body = signed(t, "POST", base+"verify?rate=1048576", nil)
 	var job JobStatus
 	if resp.StatusCode != 202 || json.Unmarshal([]byte(body), &job) != nil || job.State != JobRunning || job.Kind != JobVerify {
 		t.Fatalf("start verify: %d %s", resp.StatusCode, body)

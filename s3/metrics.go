@@ -209,30 +209,27 @@ func requestFields(r *request, status int, in, out int64, took time.Duration) []
 // serveMetrics answers a Prometheus scrape; it reports false for other
 // requests. /minio/v2/metrics/cluster is always the metrics endpoint, as in
 // MinIO. /metrics is only when addressed path-style with no query (or only
-// a presigned URL's X-Amz-* parameters): otherwise it is bucket "metrics"
-// (or key "metrics" of a virtual-host-style bucket) and goes to the S3 API.
-func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx) bool {
+// a presigned URL's X-Amz-* parameters): otherwise it goes to the S3 API
+// (where bucket "metrics" is reserved).
+// path is the request's specialPath.
+func (s *Server) serveMetrics(ctx *fasthttp.RequestCtx, path []byte) bool {
 	if !ctx.IsGet() {
 		return false
 	}
-	switch string(ctx.Path()) {
+	switch string(path) {
 	case pathMetricsCluster:
 	case pathMetrics:
 		if !presignOnlyQuery(string(ctx.URI().QueryString())) {
 			return false
 		}
-		if b, _ := s.splitResource(ctx.Host(), pathMetrics); b != "metrics" {
-			return false // virtual-host style: an object named "metrics"
-		}
 	default:
 		return false
 	}
-	if s.cfg.MetricsAuth {
+	if !s.cfg.MetricsPublic {
 		r := &request{ctx: ctx, op: "Metrics"}
 		s.setRequestID(r)
 		ctx.Response.Header.SetBytesV("x-amz-request-id", r.idBuf[:])
-		r.sreq = signedRequest(ctx, string(rawRequestPath(ctx)))
-		if err := s.authenticate(r); err != nil {
+		if err := s.authorizeMetrics(r); err != nil {
 			s.writeError(r, err)
 			finishBody(ctx, true)
 			ctx.Response.Header.Set("Server", serverName)
@@ -382,7 +379,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, kind := range []string{JobCompact, JobVerify, JobHeal} {
 		j := newest[kind]
-		ch <- prometheus.MustNewConstMetric(c.jobRunning, prometheus.GaugeValue, b2f(j.State == JobRunning), kind)
+		ch <- prometheus.MustNewConstMetric(c.jobRunning, prometheus.GaugeValue, b2f(j.State == JobRunning || j.State == JobCanceling), kind)
 		ch <- prometheus.MustNewConstMetric(c.jobDone, prometheus.GaugeValue, float64(j.BytesDone), kind)
 		ch <- prometheus.MustNewConstMetric(c.jobTotal, prometheus.GaugeValue, float64(j.BytesTotal), kind)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/minio/minio-go/v7"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -117,7 +119,7 @@ func (sr scrapeResult) wantType(t *testing.T, name string, typ dto.MetricType) {
 // TestMetrics: every family is exposed, request counters match the traffic
 // made, engine values match the store, and values move between scrapes.
 func TestMetrics(t *testing.T) {
-	c, _ := startInProcess(t, Config{})
+	c, _ := startInProcess(t, Config{MetricsPublic: true})
 	ctx := context.Background()
 	base := c.EndpointURL().String()
 	if err := c.MakeBucket(ctx, "bkt", minio.MakeBucketOptions{}); err != nil {
@@ -273,12 +275,16 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// TestMetricsBucketNamedMetrics: a bucket called "metrics" still works
-// through the S3 API; only a bare GET /metrics is the scrape.
+// TestMetricsBucketNamedMetrics: the name "metrics" is reserved, but a
+// bucket of that name made before still works through the S3 API; only a
+// bare GET /metrics is the scrape.
 func TestMetricsBucketNamedMetrics(t *testing.T) {
-	c, _ := startInProcess(t, Config{})
+	c, srv := startInProcess(t, Config{MetricsPublic: true})
 	ctx := context.Background()
-	if err := c.MakeBucket(ctx, "metrics", minio.MakeBucketOptions{}); err != nil {
+	if err := c.MakeBucket(ctx, "metrics", minio.MakeBucketOptions{}); minio.ToErrorResponse(err).Code != "InvalidBucketName" {
+		t.Fatalf("MakeBucket metrics: %v, want InvalidBucketName", err)
+	}
+	if err := srv.store.CreateBucket("metrics"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.PutObject(ctx, "metrics", "a", strings.NewReader("x"), 1, minio.PutObjectOptions{}); err != nil {
@@ -300,9 +306,11 @@ func TestMetricsBucketNamedMetrics(t *testing.T) {
 	scrape(t, c.EndpointURL().String()+"/metrics")
 }
 
-// TestMetricsAuth: with MetricsAuth, scrapes need a root signature.
+// TestMetricsAuth: by default, scrapes need a root signature or a bearer
+// token as mc makes them (HS512 with the root secret, subject the root
+// access key, issuer prometheus, an expiry); other tokens are refused.
 func TestMetricsAuth(t *testing.T) {
-	c, _ := startInProcess(t, Config{MetricsAuth: true})
+	c, _ := startInProcess(t, Config{})
 	base := c.EndpointURL().String()
 	for _, p := range []string{"/metrics", "/minio/v2/metrics/cluster"} {
 		resp, err := http.Get(base + p)
@@ -330,6 +338,68 @@ func TestMetricsAuth(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("badly signed scrape: %d", resp.StatusCode)
+	}
+
+	now := time.Now()
+	good, err := NewMetricsToken("ak", "secretsecret", time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := func(sub, iss string, exp time.Duration) jwt.RegisteredClaims {
+		c := jwt.RegisteredClaims{Subject: sub, Issuer: iss}
+		if exp != 0 {
+			c.ExpiresAt = jwt.NewNumericDate(now.Add(exp))
+		}
+		return c
+	}
+	sign := func(m jwt.SigningMethod, key any, c jwt.RegisteredClaims) string {
+		s, err := jwt.NewWithClaims(m, c).SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("secretsecret")
+	ok := claims("ak", "prometheus", time.Hour)
+	for _, tc := range []struct {
+		name, token string
+		want        int
+	}{
+		{"valid", good, 200},
+		{"valid, lowercase scheme", good, 200},
+		{"alg none", sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, ok), 403},
+		{"HS256", sign(jwt.SigningMethodHS256, secret, ok), 403},
+		{"HS384", sign(jwt.SigningMethodHS384, secret, ok), 403},
+		{"RS512", sign(jwt.SigningMethodRS512, rsaKey, ok), 403},
+		{"expired", sign(jwt.SigningMethodHS512, secret, claims("ak", "prometheus", -time.Minute)), 403},
+		{"no expiry", sign(jwt.SigningMethodHS512, secret, claims("ak", "prometheus", 0)), 403},
+		{"other subject", sign(jwt.SigningMethodHS512, secret, claims("someone", "prometheus", time.Hour)), 403},
+		{"other issuer", sign(jwt.SigningMethodHS512, secret, claims("ak", "console", time.Hour)), 403},
+		{"other secret", sign(jwt.SigningMethodHS512, []byte("not the secret"), ok), 403},
+		{"tampered", good[:len(good)-2] + "AA", 403},
+		{"garbage", "abc.def.ghi", 403},
+	} {
+		for _, p := range []string{"/metrics", "/minio/v2/metrics/cluster"} {
+			req, _ := http.NewRequest("GET", base+p, nil)
+			scheme := "Bearer "
+			if strings.Contains(tc.name, "lowercase") {
+				scheme = "bearer "
+			}
+			req.Header.Set("Authorization", scheme+tc.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || (tc.want == 200) != strings.Contains(string(body), "lsm_objects") {
+				t.Errorf("%s token on %s: %d, want %d\n%.200s", tc.name, p, resp.StatusCode, tc.want, body)
+			}
+		}
 	}
 }
 

@@ -60,10 +60,11 @@ type Config struct {
 	CompleteKeepAlive time.Duration
 	// Version is reported by the admin info endpoint.
 	Version string
-	// MetricsAuth makes the Prometheus endpoints (/metrics,
-	// /minio/v2/metrics/cluster) require a SigV4 signature with the root
-	// credentials. Default: public, like MINIO_PROMETHEUS_AUTH_TYPE=public.
-	MetricsAuth bool
+	// MetricsPublic serves the Prometheus endpoints (/metrics,
+	// /minio/v2/metrics/cluster) without authentication, like
+	// MINIO_PROMETHEUS_AUTH_TYPE=public. Default: a scrape needs the root
+	// credentials' SigV4 signature or bearer token (metricsauth.go).
+	MetricsPublic bool
 	// SlowRequest is the duration above which a request is logged at Warn
 	// level. Default: 10 s; negative disables.
 	SlowRequest time.Duration
@@ -168,15 +169,22 @@ func NewServer(cfg Config) *Server {
 		NoDefaultContentType:          true,
 		DisablePreParseMultipartForm:  true,
 		CloseOnShutdown:               true,
-		Logger:                        zapPrintf{cfg.Logger.Sugar()},
+		SecureErrorLogMessage:         true, // no request bytes in error logs
+		Logger:                        zapPrintf{cfg.Logger},
 	}
 	s.configureLimits(s.srv)
 	return s
 }
 
-type zapPrintf struct{ l *zap.SugaredLogger }
+type zapPrintf struct{ l *zap.Logger }
 
-func (z zapPrintf) Printf(format string, args ...any) { z.l.Debugf(format, args...) }
+// Printf logs a fasthttp message at Debug level, redacted (logredact.go).
+func (z zapPrintf) Printf(format string, args ...any) {
+	if ce := z.l.Check(zap.DebugLevel, ""); ce != nil {
+		ce.Message = redactf(format, args...)
+		ce.Write()
+	}
+}
 
 // ready: not draining, and the store takes writes (a failed store serves
 // reads only until it is reopened).
@@ -185,7 +193,10 @@ func (s *Server) ready() bool { return !s.draining.Load() && s.store.Failed() ==
 // Serve serves connections from ln until Shutdown. The first call also
 // starts the drive error watcher.
 func (s *Server) Serve(ln net.Listener) error {
-	s.watchOnce.Do(func() { go s.watchDrives(s.driveWatch) })
+	s.watchOnce.Do(func() {
+		s.warnReservedBuckets()
+		go s.watchDrives(s.driveWatch)
+	})
 	return s.srv.Serve(s.newConnListener(ln))
 }
 
@@ -249,7 +260,8 @@ func (s *Server) setRequestID(r *request) {
 }
 
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
-	if s.serveHealth(ctx) || s.serveMetrics(ctx) {
+	special := s.specialPath(ctx)
+	if s.serveHealth(ctx, special) || s.serveMetrics(ctx, special) {
 		return
 	}
 	start := time.Now()
@@ -313,19 +325,26 @@ func (s *Server) serve(r *request) error {
 	}
 	r.bucket, r.key = s.splitResource(ctx.Host(), path)
 
-	if strings.HasPrefix(path, adminPrefix) {
+	special := s.specialPath(ctx) // the admin APIs' paths, as sent
+	if bytes.HasPrefix(special, []byte(adminPrefix)) {
 		r.op = "AdminInfo"
 		if err := s.authenticate(r); err != nil {
 			return err
 		}
-		return s.dispatch(r, (*Server).adminInfo)
+		if r.admitOnly {
+			return nil
+		}
+		return s.adminInfo(r, string(special))
 	}
-	if strings.HasPrefix(path, lsmAdminPrefix) {
+	if bytes.HasPrefix(special, []byte(lsmAdminPrefix)) {
 		r.op, r.admin = "Admin", true
 		if err := s.authenticate(r); err != nil {
 			return err
 		}
-		return s.dispatch(r, (*Server).lsmAdmin)
+		if r.admitOnly {
+			return nil
+		}
+		return s.lsmAdmin(r, string(special))
 	}
 	if ctx.IsOptions() {
 		return s.dispatch(r, (*Server).preflight)

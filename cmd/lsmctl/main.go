@@ -74,7 +74,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	pf.BoolVar(&g.jsonOut, "json", false, "print JSON instead of tables")
 	pf.DurationVar(&g.timeout, "timeout", 30*time.Second, "timeout of each request to the server")
 
-	root.AddCommand(statsCmd(g), compactCmd(g), verifyCmd(g), healCmd(g), jobsCmd(g), cancelCmd(g))
+	root.AddCommand(statsCmd(g), compactCmd(g), verifyCmd(g), healCmd(g), jobsCmd(g), cancelCmd(g), prometheusCmd(g))
 	return root
 }
 
@@ -184,7 +184,7 @@ func runJob(g *globals, path string, q url.Values, wait bool) (s3.JobStatus, err
 		return st, nil
 	}
 	bar := newBar(g, st.Kind)
-	for st.State == s3.JobRunning {
+	for st.State == s3.JobRunning || st.State == s3.JobCanceling {
 		updateBar(bar, st.BytesDone, st.BytesTotal)
 		time.Sleep(200 * time.Millisecond)
 		if err := c.call("GET", "jobs/"+st.ID, nil, &st); err != nil {
@@ -300,6 +300,9 @@ func verifyCmd(g *globals) *cobra.Command {
 					return err
 				}
 				defer store.Close()
+				if err := store.CheckMaintenanceRate(rate); err != nil {
+					return err
+				}
 				bar := newBar(g, "verify")
 				res, err = store.Scrub(cmd.Context(), engine.MaintenanceOptions{Rate: rate, Progress: func(p engine.MaintenanceProgress) {
 					updateBar(bar, p.BytesDone, p.BytesTotal)
@@ -332,7 +335,7 @@ func verifyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().Int64Var(&rate, "rate", 0, "bytes read per second (default the server's 64 MiB/s; -1 unlimited)")
+	cmd.Flags().Int64Var(&rate, "rate", 0, "bytes read per second (default the server's 64 MiB/s; -1 unlimited; at least 1 MiB/s, and fast enough to finish within 30 days)")
 	return cmd
 }
 
@@ -366,7 +369,7 @@ func healCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().Int64Var(&rate, "rate", 0, "bytes read per second (default the server's 64 MiB/s; -1 unlimited)")
+	cmd.Flags().Int64Var(&rate, "rate", 0, "bytes read per second (default the server's 64 MiB/s; -1 unlimited; at least 1 MiB/s, and fast enough to finish within 30 days)")
 	return cmd
 }
 

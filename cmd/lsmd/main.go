@@ -44,7 +44,8 @@ type config struct {
 	compactEvery time.Duration
 	region       string
 	domain       string
-	// metricsAuth: the Prometheus endpoints need a SigV4 signature.
+	// metricsAuth: the Prometheus endpoints need the root credentials (a
+	// SigV4 signature or a bearer token).
 	metricsAuth bool
 	pprofAddr   string
 	accessKey   string
@@ -108,7 +109,7 @@ func parseFlags(args []string) (config, error) {
 	if err != nil {
 		return c, err
 	}
-	fs.BoolVar(&c.metricsAuth, "metrics-auth", metricsAuth, "/metrics and /minio/v2/metrics/cluster need a SigV4 signature with the root credentials (env MINIO_PROMETHEUS_AUTH_TYPE: jwt or sigv4 true, public false)")
+	fs.BoolVar(&c.metricsAuth, "metrics-auth", metricsAuth, "/metrics and /minio/v2/metrics/cluster need the root credentials: a SigV4 signature or the bearer token of 'lsmctl prometheus generate' or 'mc admin prometheus generate' (env MINIO_PROMETHEUS_AUTH_TYPE: jwt (default) or sigv4 true, public false)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -123,14 +124,14 @@ func parseFlags(args []string) (config, error) {
 	return c, nil
 }
 
-// prometheusAuth maps MINIO_PROMETHEUS_AUTH_TYPE to --metrics-auth: "jwt"
-// (MinIO's default, a bearer token lsmd does not issue) and "sigv4" require
-// a signed scrape, "public" or unset none.
+// prometheusAuth maps MINIO_PROMETHEUS_AUTH_TYPE to --metrics-auth: unset,
+// "jwt" (MinIO's default) and "sigv4" require the root credentials (either
+// a bearer token or a signature is accepted), "public" none.
 func prometheusAuth(v string) (bool, error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "", "public":
+	case "public":
 		return false, nil
-	case "jwt", "sigv4":
+	case "", "jwt", "sigv4":
 		return true, nil
 	}
 	return false, fmt.Errorf("MINIO_PROMETHEUS_AUTH_TYPE %q: want public, jwt or sigv4", v)
@@ -217,7 +218,7 @@ func run(args []string) error {
 		return err
 	}
 	srv := s3.NewServer(s3.Config{Store: store, Logger: log, AccessKey: c.accessKey, SecretKey: c.secretKey,
-		Region: c.region, Domain: c.domain, Version: version, MetricsAuth: c.metricsAuth,
+		Region: c.region, Domain: c.domain, Version: version, MetricsPublic: !c.metricsAuth,
 		HeaderTimeout: c.headerTimeout, BodyStallTimeout: c.bodyStall, MaxConnsPerIP: c.maxConnsPerIP,
 		MaxRequests: c.maxRequests, RequestWait: c.requestWait})
 	ln, err := net.Listen("tcp", c.address)

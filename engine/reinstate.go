@@ -168,18 +168,7 @@ func (s *Store) completeActive() error {
 		}
 		return nil
 	}
-	sg, err := s.newSegment(a.id + 1)
-	if err != nil {
-		s.appendMu.Unlock()
-		s.fail(err)
-		return err
-	}
-	s.rotated = append(s.rotated, a)
-	s.active = sg
 	s.appendMu.Unlock()
-	select {
-	case s.kick <- struct{}{}:
-	default:
-	}
-	return nil
+	_, err := s.rotateActive()
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,12 +51,11 @@ func TestReadRacesEncode(t *testing.T) {
 	s.segMu.RLock()
 	sg = s.segs[seg]
 	s.segMu.RUnlock()
-	hooked := false
+	var hooked atomic.Bool
 	s.testing.mirrorRead = func(id uint64) {
-		if id != seg || hooked {
+		if id != seg || !hooked.CompareAndSwap(false, true) {
 			return
 		}
-		hooked = true
 		close(release)
 		for deadline := time.Now().Add(20 * time.Second); !sg.encoded(); time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
@@ -71,7 +71,7 @@ func TestReadRacesEncode(t *testing.T) {
 	if !bytes.Equal(b.Bytes(), want["k0"]) {
 		t.Fatal("k0: wrong bytes")
 	}
-	if !hooked {
+	if !hooked.Load() {
 		t.Fatal("the read did not go to the mirrors")
 	}
 	s.WaitSealed()

@@ -1276,9 +1276,19 @@ func (c *crashRun) verifyClone(cl crashClone, rng *rand.Rand) {
 		t.Logf("%s: recovery made fewer than %d operations this time; crashing after it", label, k+1)
 		crashed = work2.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: pct, RNG: crng})
 	}
-	s, err = Open(crReopenOpts(c.opts, crashed))
+	ro := crReopenOpts(c.opts, crashed)
+	var logs strings.Builder
+	var logMu sync.Mutex
+	ro.Logf = func(f string, a ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(&logs, f+"\n", a...)
+	}
+	s, err = Open(ro)
 	if err != nil {
-		t.Fatalf("%s: Open after a crash at operation %d of %d of recovery: %v", label, k, nops.Load(), err)
+		logMu.Lock()
+		defer logMu.Unlock()
+		t.Fatalf("%s: Open after a crash at operation %d of %d of recovery: %v\nthe store logged:\n%s", label, k, nops.Load(), err, logs.String())
 	}
 	crCheckStore(t, s, exact, fmt.Sprintf("%s, crashed at operation %d of %d of recovery (%d%% kept)", label, k, nops.Load(), pct), rng, false)
 	s.Close()

@@ -202,11 +202,16 @@ func (d *diskIO) add(reads int, size int) {
 // its data shards, reconstructing from the other shards when that fails.
 func (s *Store) readPayload(sg *segment, buf []byte, p piece) (diskIO, error) {
 	var dio diskIO
+	// One snapshot of both: an encode finishing in between sets ec and
+	// drops the mirrors (still readable through these handles).
 	sg.mu.RLock()
-	ec := sg.ec
+	ec, files := sg.ec, sg.files
 	sg.mu.RUnlock()
 	if ec == nil {
-		reads, failed, err := sg.readVerified(buf, p)
+		if h := s.testing.mirrorRead; h != nil {
+			h(sg.id)
+		}
+		reads, failed, err := sg.readVerified(files, buf, p)
 		s.counters.driveErrors.Add(int64(failed))
 		dio.add(reads, len(buf))
 		return dio, err
@@ -578,5 +583,7 @@ func (s *Store) removeMirrors(id uint64) {
 type testingHooks struct {
 	duringEncode func(seg uint64, row int64)
 	duringHeal   func(seg uint64, shard int, row int64)
-	duringScrub  func(seg uint64) // Scrub holds the segment's maintenance lock
+	// mirrorRead runs when a read has chosen a segment's mirrors.
+	mirrorRead  func(seg uint64)
+	duringScrub func(seg uint64) // Scrub holds the segment's maintenance lock
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -94,6 +95,7 @@ func TestEntryCacheReadYourWrites(t *testing.T) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var reads atomic.Int64
+	read := make(chan struct{}, 1) // a reader read
 	for g := range 4 {
 		wg.Add(1)
 		go func() {
@@ -114,10 +116,38 @@ func TestEntryCacheReadYourWrites(t *testing.T) {
 					return
 				}
 				reads.Add(1)
+				select {
+				case read <- struct{}{}:
+				default:
+				}
 			}
 		}()
 	}
+	// On a failure, the readers stop before the store closes.
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
+	}()
+	// Every 25th version is written only once the readers have read since
+	// (a bounded wait), so their reads are interleaved with the writes
+	// however the goroutines are scheduled.
+	waitRead := func() {
+		select {
+		case <-read:
+		default:
+		}
+		select {
+		case <-read:
+		case <-time.After(5 * time.Second):
+			if !t.Failed() {
+				t.Fatalf("the readers made no read in 5s (%d reads so far)", reads.Load())
+			}
+		}
+	}
 	for v := 1; v <= 300 && !t.Failed(); v++ {
+		if v%25 == 1 {
+			waitRead()
+		}
 		k := keys[v%len(keys)]
 		if v%50 == 0 {
 			if err := s.Delete("bkt", k); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -88,7 +89,7 @@ func (s *Store) openIndex(popts *pebble.Options) (*indexSet, []string, error) {
 		db, seq, err := res[i].db, res[i].seq, res[i].err
 		if errors.Is(err, errIndexAbsent) {
 			if _, serr := s.fs.Stat(dir); serr == nil {
-				s.opts.Logf("engine: index copy %s is empty: rebuilding it", dir)
+				s.opts.Logf("engine: index copy %s is empty (%v): rebuilding it", dir, err)
 			}
 			absent = append(absent, dir)
 			continue
@@ -276,6 +277,15 @@ type noPreallocFile struct{ vfs.File }
 func (noPreallocFile) Preallocate(offset, length int64) error { return nil }
 
 func (fs noPreallocFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	// Pebble (v2.1.7) creates a new MANIFEST, then the marker naming it,
+	// and syncs the directory once after both: a crash in between may keep
+	// the marker without the MANIFEST, and the copy does not open. Syncing
+	// the directory first makes whatever a marker names durable before it.
+	if strings.HasPrefix(fs.PathBase(name), "marker.") {
+		if err := syncDir(fs.FS, fs.PathDir(name)); err != nil {
+			return nil, err
+		}
+	}
 	f, err := fs.FS.Create(name, c)
 	if err != nil {
 		return nil, err

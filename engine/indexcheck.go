@@ -31,7 +31,7 @@ func openIndexCopy(fs vfs.FS, dir string, popts *pebble.Options) (db *pebble.DB,
 	db, err = pebble.Open(dir, &o)
 	if err != nil {
 		if indexAbsent(err) {
-			err = errIndexAbsent
+			err = fmt.Errorf("%w: %w", errIndexAbsent, err)
 		}
 		return nil, 0, err
 	}

@@ -179,13 +179,10 @@ func (sg *segment) dropCache(synced, keep int64) {
 var errReplicas = errors.New("engine: no replica could serve the read")
 
 // readVerified reads piece p into buf and verifies it, trying each replica
-// in turn. It returns the number of disk reads made and how many of them
-// failed or returned corrupt bytes.
-func (sg *segment) readVerified(buf []byte, p piece) (reads, failed int, err error) {
+// in files (the segment's mirrors) in turn. It returns the number of disk
+// reads made and how many of them failed or returned corrupt bytes.
+func (sg *segment) readVerified(files []vfs.File, buf []byte, p piece) (reads, failed int, err error) {
 	var last error = io.ErrUnexpectedEOF
-	sg.mu.RLock()
-	files := sg.files
-	sg.mu.RUnlock()
 	for _, f := range files {
 		if f == nil {
 			continue

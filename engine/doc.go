@@ -35,8 +35,9 @@
 //
 // Drives: an open segment is mirrored to parity+1 drives and, once sealed,
 // erasure-coded into data and parity shard files, one per drive (ec.go);
-// the index is kept as identical copies on the same parity+1 drives
-// (index.go). A drive whose layout marker or index copy is unreadable or
+// the index is kept as identical copies on the first parity+1 drives
+// (index.go): a segment's mirror drives only when its id is a multiple of
+// the drive count or parity+1 is every drive. A drive whose layout marker or index copy is unreadable or
 // corrupt at Open is failed and left alone, up to parity drives
 // (drivefault.go); Scrub and heal (heal.go) verify and rebuild shards,
 // mirrors and block indexes, and heal brings failed drives back

@@ -28,13 +28,15 @@ const (
 
 // Options configures a Store. The zero value of a field means its default.
 type Options struct {
-	// Dirs are the drive directories. Default: ["./data"]. The index lives
-	// on the first; segments are written to every drive (mirrored).
+	// Dirs are the drive directories. Default: ["./data"]. The index has a
+	// copy on each of the first Parity+1 drives; an open segment is
+	// mirrored to Parity+1 drives (starting at drive id mod len(Dirs)),
+	// and a sealed one is erasure-coded into a shard on every drive.
 	Dirs []string
 	// FS is the filesystem all engine I/O goes through. Default: vfs.Default.
 	FS vfs.FS
-	// Parity is how many drive losses the data survives: each segment is
-	// written to Parity+1 drives. Default (0): by drive count — 1 drive: 0,
+	// Parity is how many drive losses the data survives: an open segment is
+	// mirrored to Parity+1 drives, a sealed one keeps Parity parity shards. Default (0): by drive count — 1 drive: 0,
 	// 2–3: 1, 4–11: 2, 12 and up: 4. Negative means 0. Persisted at first
 	// open.
 	Parity int

@@ -553,8 +553,8 @@ func (s *Store) sealer(ctx context.Context) {
 }
 
 // WaitSealed blocks until every rotated segment is sealed and, where the
-// layout calls for it, erasure-coded (or its encoding failed). Tests and
-// tools use it.
+// layout calls for it, erasure-coded (or its encoding failed). Tests use
+// it.
 func (s *Store) WaitSealed() {
 	for {
 		active := s.activeSegment()
@@ -755,5 +755,6 @@ func (s *Store) anySegmentFiles() (bool, error) {
 	return false, nil
 }
 
-// errNoSegment marks a segment with no usable replica.
-var errNoSegment = errors.New("engine: segment has no readable replica")
+// errNoSegment marks a segment that is gone (deleted by compaction) or has
+// no file to read from.
+var errNoSegment = errors.New("engine: segment is gone or has no file")

@@ -4,8 +4,9 @@
 // signatures, Content-MD5 and x-amz-checksum-* values), and signs requests
 // for tests and the load generator.
 //
-// It uses only the standard library and no net/http types: callers describe a
-// request with [Request]. Failures are [*Error] values carrying the S3 error
+// It imports the standard library (without net/http: callers describe a
+// request with [Request]) and, for the XXHASH checksums, cespare/xxhash and
+// zeebo/xxh3. Failures are [*Error] values carrying the S3 error
 // code; the S3 layer maps codes to HTTP statuses.
 //
 // A typical server flow is:

@@ -417,6 +417,13 @@ func (s *Store) dropSegment(ctx context.Context, id uint64) (bool, error) {
 		return false, nil
 	}
 	sg.deleting.Store(true)
+	// A writer still in flight holds blocks here that no scan could see:
+	// its record, applied later, makes them live. Leave the segment to a
+	// later pass rather than have readers of that record wait on it.
+	if sg.writers.Load() > 0 {
+		sg.deleting.Store(false)
+		return false, nil
+	}
 	for sg.refs.Load() > 0 {
 		select {
 		case <-ctx.Done():

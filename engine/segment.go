@@ -36,6 +36,10 @@ type segment struct {
 	// compaction sets deleting, then waits for refs to drain.
 	refs     atomic.Int64
 	deleting atomic.Bool
+	// writers counts the in-flight writers among refs: records whose blocks
+	// are here but which are not applied yet. Only the active segment gains
+	// writers.
+	writers atomic.Int64
 	// encodeFailed: erasure coding failed; the segment stays mirrored.
 	encodeFailed atomic.Bool
 	// maint serialises work that changes the segment's files: encoding,

@@ -393,6 +393,7 @@ func (s *Store) appendBlocks(frames []byte, metas []blockEntry, relocation bool)
 		return run{}, nil, s.appendFailed(sg, err)
 	}
 	sg.refs.Add(1)
+	sg.writers.Add(1)
 	sg.mu.Lock()
 	first := len(sg.blocks)
 	for _, m := range metas {

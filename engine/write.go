@@ -110,6 +110,7 @@ func (s *Store) flushChunk(w *chunkWriter, rec *record) error {
 // unpin releases the segments a record's blocks were appended to.
 func unpin(rec *record) {
 	for _, sg := range rec.pins {
+		sg.writers.Add(-1)
 		sg.refs.Add(-1)
 	}
 	rec.pins = nil

@@ -394,10 +394,7 @@ func (s *Store) rebuildMirror(ctx context.Context, sg *segment, i int) (int64, e
 	if err != nil {
 		return off, err
 	}
-	sg.mu.Lock()
-	old := sg.files[i]
-	sg.files[i] = nf
-	sg.mu.Unlock()
+	old := sg.setMirror(i, nf)
 	retire(old)
 	return off, nil
 }

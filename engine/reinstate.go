@@ -108,9 +108,7 @@ func (s *Store) attachDrive(d string) {
 					continue
 				}
 				if f, err := s.fs.Open(s.fs.PathJoin(s.segDir(d), segmentName(sg.id))); err == nil {
-					sg.mu.Lock()
-					sg.files[r] = f
-					sg.mu.Unlock()
+					sg.setMirror(r, f)
 				}
 			}
 		}
@@ -159,9 +157,7 @@ func (s *Store) completeActive() error {
 				f.Close()
 				return err
 			}
-			a.mu.Lock()
-			a.files[j] = f
-			a.mu.Unlock()
+			a.setMirror(j, f)
 			if err := syncDir(s.fs, s.segDir(drives[j])); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -15,7 +16,7 @@ import (
 // an in-memory slice; once sealed its block index is the mmap-ed .bix file.
 type segment struct {
 	id    uint64
-	files []vfs.File // replicas; nil where a drive could not be opened
+	files []vfs.File // replicas; nil where a drive could not be opened. Replaced whole (setMirror), never written in place
 	paths []string
 
 	mu     sync.RWMutex
@@ -54,11 +55,25 @@ const writeCategory vfs.DiskWriteCategory = "lsmstore-segment"
 func segmentName(id uint64) string { return fmt.Sprintf("%016x.seg", id) }
 func bixName(id uint64) string     { return fmt.Sprintf("%016x.bix", id) }
 
-// mirrors returns the segment's mirror files (nil once encoded).
+// mirrors returns the segment's mirror files (nil once encoded): a
+// snapshot the caller may iterate without the lock.
 func (sg *segment) mirrors() []vfs.File {
 	sg.mu.RLock()
 	defer sg.mu.RUnlock()
 	return sg.files
+}
+
+// setMirror makes f the segment's mirror i and returns the one it
+// replaces. The slice is replaced, never written in place: readers iterate
+// the one they took under mu (mirrors) without holding it.
+func (sg *segment) setMirror(i int, f vfs.File) vfs.File {
+	sg.mu.Lock()
+	defer sg.mu.Unlock()
+	files := slices.Clone(sg.files)
+	old := files[i]
+	files[i] = f
+	sg.files = files
+	return old
 }
 
 // encoded reports whether the segment is erasure-coded.

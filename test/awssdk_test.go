@@ -1382,13 +1382,20 @@ func rawHTTP(t testing.TB, s *server, line string, extra http.Header) string {
 	signer := &sigv4.Signer{AccessKey: accessKey, SecretKey: secretKey, Region: "us-east-1"}
 	p, q, _ := strings.Cut(path, "?")
 	signer.Sign(&sigv4.Message{Method: method, Host: s.Addr, Path: p, RawQuery: q, Header: h}, sigv4.EmptySHA256, time.Now())
+	return sendRaw(t, s, method+" "+path, h)
+}
+
+// sendRaw sends the request line and headers h exactly as given on a fresh
+// connection and returns the whole response.
+func sendRaw(t testing.TB, s *server, line string, h http.Header) string {
+	t.Helper()
 	conn, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", method, path, s.Addr)
+	fmt.Fprintf(&b, "%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", line, s.Addr)
 	for k, vs := range h {
 		for _, v := range vs {
 			fmt.Fprintf(&b, "%s: %s\r\n", k, v)

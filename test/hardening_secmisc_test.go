@@ -21,27 +21,10 @@ import (
 // fresh connection and returns the status code and the whole response.
 func plainHTTP(t testing.TB, s *server, line string, extra http.Header) (int, string) {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", line, s.Addr)
-	for k, vs := range extra {
-		for _, v := range vs {
-			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
-		}
-	}
-	b.WriteString("\r\n")
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	out, _ := io.ReadAll(conn)
+	out := sendRaw(t, s, line, extra)
 	var code int
-	fmt.Sscanf(string(out), "HTTP/1.1 %d", &code)
-	return code, string(out)
+	fmt.Sscanf(out, "HTTP/1.1 %d", &code)
+	return code, out
 }
 
 // TestReservedBucketNames: the bucket names the server's own routes use
